@@ -1,0 +1,220 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/keymeter/keymeter"
+	"github.com/keymeter/keymeter/store/duckdb"
+)
+
+// Config is keymeter's configuration. It is read in this package only:
+// defaults, then the config file, then the environment, then flags.
+type Config struct {
+	// Data is the data directory: the store, the fingerprint secret and,
+	// by default, the config file live there.
+	Data string `yaml:"data"`
+	// KeyParams are the query-string parameters that carry the API key, in
+	// order of precedence.
+	KeyParams []string `yaml:"key_params"`
+	// MemoryLimit caps the embedded database's memory ("512MB").
+	MemoryLimit string `yaml:"memory_limit"`
+
+	path string // the config file read, if any
+}
+
+// Environment variables keymeter reads.
+const (
+	envData   = "KEYMETER_DATA"
+	envConfig = "KEYMETER_CONFIG"
+)
+
+// defaultDataDir returns $XDG_DATA_HOME/keymeter, or
+// ~/.local/share/keymeter.
+func defaultDataDir() string {
+	if x := os.Getenv("XDG_DATA_HOME"); x != "" {
+		return filepath.Join(x, "keymeter")
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(home, ".local", "share", "keymeter")
+	}
+	return "keymeter-data"
+}
+
+// commonFlags are the flags every command that uses the store accepts.
+type commonFlags struct {
+	data      string
+	config    string
+	keyParams string
+}
+
+func (c *commonFlags) register(fs *flag.FlagSet, withKeyParams bool) {
+	fs.StringVar(&c.data, "data", "", "data `directory` (default $"+envData+" or "+defaultDataDir()+")")
+	fs.StringVar(&c.config, "config", "", "config `file` (default $"+envConfig+" or DATA/keymeter.yaml)")
+	if withKeyParams {
+		fs.StringVar(&c.keyParams, "key-param", "", "comma-separated query `parameters` that carry the API key (default cf_api_key,api_key,apikey)")
+	}
+}
+
+// load builds the configuration from the defaults, the config file, the
+// environment and the flags, and validates it.
+func (c *commonFlags) load(getenv func(string) string) (*Config, error) {
+	cfg := &Config{Data: defaultDataDir()}
+	dataFromEnvOrFlag := ""
+	if v := getenv(envData); v != "" {
+		dataFromEnvOrFlag = v
+	}
+	if c.data != "" {
+		dataFromEnvOrFlag = c.data
+	}
+	path, explicit := c.config, c.config != ""
+	if path == "" {
+		path, explicit = getenv(envConfig), getenv(envConfig) != ""
+	}
+	if path == "" {
+		dir := cfg.Data
+		if dataFromEnvOrFlag != "" {
+			dir = dataFromEnvOrFlag
+		}
+		path = filepath.Join(dir, "keymeter.yaml")
+	}
+	if err := cfg.readFile(path, explicit); err != nil {
+		return nil, err
+	}
+	if dataFromEnvOrFlag != "" {
+		cfg.Data = dataFromEnvOrFlag
+	}
+	if c.keyParams != "" {
+		cfg.KeyParams = splitList(c.keyParams)
+	}
+	if len(cfg.KeyParams) == 0 {
+		cfg.KeyParams = []string{"cf_api_key", "api_key", "apikey"}
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+// readFile reads the YAML config file at path. A missing file is an error
+// only when it was named explicitly.
+func (cfg *Config) readFile(path string, explicit bool) error {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) && !explicit {
+		return nil
+	}
+	if err != nil {
+		return keymeter.Errorf(keymeter.EINVALID, "config file: %v", err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
+		return keymeter.Errorf(keymeter.EINVALID, "config file %s: %v", path, strings.TrimPrefix(err.Error(), "yaml: "))
+	}
+	cfg.path = path
+	return nil
+}
+
+// Validate reports every problem with the configuration at once.
+func (cfg *Config) Validate() error {
+	var problems []string
+	if strings.TrimSpace(cfg.Data) == "" {
+		problems = append(problems, "data: the data directory must not be empty")
+	}
+	for i, p := range cfg.KeyParams {
+		if p == "" || strings.ContainsAny(p, "&=\t ") {
+			problems = append(problems, fmt.Sprintf("key_params[%d]: %q is not a query parameter name", i, p))
+		}
+	}
+	if len(problems) > 0 {
+		where := "configuration"
+		if cfg.path != "" {
+			where = cfg.path
+		}
+		return keymeter.Errorf(keymeter.EINVALID, "%s:\n  %s", where, strings.Join(problems, "\n  "))
+	}
+	return nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// storePath is the DuckDB file in the data directory.
+func (cfg *Config) storePath() string {
+	return filepath.Join(cfg.Data, "keymeter.duckdb")
+}
+
+// secretPath is the fingerprint secret in the data directory.
+func (cfg *Config) secretPath() string {
+	return filepath.Join(cfg.Data, "secret")
+}
+
+// openStore opens the store, creating the data directory when writable.
+func (cfg *Config) openStore(ctx context.Context, readOnly bool) (*duckdb.DB, error) {
+	if readOnly {
+		if _, err := os.Stat(cfg.storePath()); errors.Is(err, fs.ErrNotExist) {
+			return nil, keymeter.Errorf(keymeter.ENOTFOUND, "no store in %s: run keymeter ingest first (or pass --data)", cfg.Data)
+		}
+	} else if err := os.MkdirAll(cfg.Data, 0o750); err != nil {
+		return nil, fmt.Errorf("create data directory: %w", err)
+	}
+	return duckdb.Open(ctx, cfg.storePath(), duckdb.Options{ReadOnly: readOnly, MemoryLimit: cfg.MemoryLimit})
+}
+
+// secret returns the fingerprint secret, creating it on first use, and
+// makes sure the store was built with the same one.
+func (cfg *Config) secret(ctx context.Context, db *duckdb.DB) ([]byte, error) {
+	path := cfg.secretPath()
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		b = make([]byte, 32)
+		if _, err := rand.Read(b); err != nil {
+			return nil, fmt.Errorf("create secret: %w", err)
+		}
+		b = []byte(hex.EncodeToString(b) + "\n")
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err != nil {
+			return nil, fmt.Errorf("create secret: %w", err)
+		}
+		if _, err := f.Write(b); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("create secret: %w", err)
+		}
+		if err := f.Close(); err != nil {
+			return nil, fmt.Errorf("create secret: %w", err)
+		}
+	} else if err != nil {
+		return nil, fmt.Errorf("read secret: %w", err)
+	}
+	secret, err := hex.DecodeString(strings.TrimSpace(string(b)))
+	if err != nil || len(secret) < 16 {
+		return nil, keymeter.Errorf(keymeter.EINVALID, "the secret file %s is damaged: it must hold at least 32 hex digits", path)
+	}
+	mac := hmac.New(sha256.New, secret)
+	mac.Write([]byte("keymeter secret check"))
+	if err := db.CheckSecret(ctx, hex.EncodeToString(mac.Sum(nil))[:16]); err != nil {
+		return nil, err
+	}
+	return secret, nil
+}

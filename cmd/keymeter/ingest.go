@@ -1,0 +1,214 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/keymeter/keymeter"
+	"github.com/keymeter/keymeter/ingest"
+	"github.com/keymeter/keymeter/source/file"
+)
+
+func (m *Main) runIngest(ctx context.Context, args []string) error {
+	fs := m.newFlagSet("ingest", "[flags] SOURCE...",
+		"Reads CloudFront standard logs (plain or gzip) from files, directories (recursively)\n"+
+			"and glob patterns into the store. Each request is counted once, however often\n"+
+			"its line or its file is ingested. Bad lines are rejected, counted and kept\n"+
+			"(see keymeter rejects); unreadable files are reported and the others still\n"+
+			"ingested, and the command then exits with status 3.")
+	var common commonFlags
+	common.register(fs, true)
+	format := fs.String("format", "cloudfront", "log `format` of the sources: cloudfront (standard logs)")
+	asJSON := fs.Bool("json", false, "print the summary as JSON")
+	strict := fs.Bool("strict", false, "exit with status 3 when any line was rejected")
+	workers := fs.Int("workers", 0, "files read in parallel (default: one per CPU)")
+	quiet := fs.Bool("quiet", false, "do not show progress on a terminal")
+	srcs, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(srcs) == 0 {
+		return &usageError{msg: "ingest: no SOURCE given", hint: "Usage: keymeter ingest [flags] SOURCE... (files, directories or glob patterns)"}
+	}
+	if *format != "cloudfront" {
+		return &usageError{msg: fmt.Sprintf("ingest: unknown --format %q (want cloudfront)", *format)}
+	}
+	cfg, err := common.load(m.Getenv)
+	if err != nil {
+		return err
+	}
+
+	files, argErrs := file.Expand(srcs)
+	db, err := cfg.openStore(ctx, false)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	secret, err := cfg.secret(ctx, db)
+	if err != nil {
+		return err
+	}
+
+	var progress *progressLine
+	if !*quiet && isTerminal(m.Stderr) {
+		progress = &progressLine{w: m.Stderr, start: time.Now()}
+	}
+	in, err := ingest.New(db, ingest.Config{
+		KeyParams: cfg.KeyParams,
+		Secret:    secret,
+		Workers:   *workers,
+		Progress:  progress.update,
+	})
+	if err != nil {
+		return err
+	}
+	inputs := make([]ingest.Input, len(files))
+	for i, f := range files {
+		inputs[i] = ingest.Input{Object: f.Object, Open: f.Open}
+	}
+	sum, runErr := in.Run(ctx, inputs)
+	progress.done()
+	if sum == nil {
+		return runErr
+	}
+	for _, e := range argErrs {
+		sum.Failed = append(sum.Failed, ingest.Failed{URI: e.(*file.ArgError).Arg, Reason: e.(*file.ArgError).Err.Error()})
+		sum.Objects++
+	}
+	if *asJSON {
+		err = writeSummaryJSON(m.Stdout, sum)
+	} else {
+		err = writeSummary(m.Stdout, sum)
+	}
+	if runErr != nil {
+		return runErr
+	}
+	if err != nil {
+		return err
+	}
+	if len(sum.Failed) > 0 {
+		return keymeter.Errorf(keymeter.EPARTIAL, "%d of %d inputs could not be read completely (listed above)", len(sum.Failed), sum.Objects)
+	}
+	if *strict && sum.Rejected > 0 {
+		return keymeter.Errorf(keymeter.EPARTIAL, "%d lines were rejected (--strict); see keymeter rejects", sum.Rejected)
+	}
+	return nil
+}
+
+// writeSummary prints what an ingest run did, for people.
+func writeSummary(w io.Writer, s *ingest.Summary) error {
+	fmt.Fprintf(w, "inputs:                %d (%d read, %d skipped, %d failed)\n", s.Objects, s.Read, len(s.Skipped), len(s.Failed))
+	fmt.Fprintf(w, "lines read:            %d\n", s.Lines)
+	fmt.Fprintf(w, "events stored:         %d\n", s.Events)
+	fmt.Fprintf(w, "duplicates skipped:    %d\n", s.Duplicates)
+	fmt.Fprintf(w, "lines rejected:        %d", s.Rejected)
+	if s.Rejected > 0 {
+		fmt.Fprint(w, "   (see: keymeter rejects)")
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintf(w, "unattributed requests: %d", s.UnattributedTotal())
+	if n := s.Unattributed[keymeter.NoKey]; n > 0 {
+		fmt.Fprintf(w, "   (%d without a key", n)
+		if t := s.Unattributed[keymeter.KeyTruncated]; t > 0 {
+			fmt.Fprintf(w, ", %d with the key header truncated", t)
+		}
+		fmt.Fprint(w, ")")
+	}
+	fmt.Fprintln(w)
+	if len(s.Skipped) > 0 {
+		fmt.Fprintln(w, "skipped:")
+		for _, sk := range s.Skipped {
+			fmt.Fprintf(w, "  %s: %s\n", sk.URI, sk.Reason)
+		}
+	}
+	if len(s.Failed) > 0 {
+		fmt.Fprintln(w, "failed:")
+		for _, f := range s.Failed {
+			fmt.Fprintf(w, "  %s: %s\n", f.URI, f.Reason)
+		}
+	}
+	return nil
+}
+
+// summaryJSON is the JSON form of an ingest summary.
+type summaryJSON struct {
+	Inputs       int              `json:"inputs"`
+	Read         int              `json:"read"`
+	Lines        int64            `json:"lines"`
+	Events       int64            `json:"events"`
+	Duplicates   int64            `json:"duplicates"`
+	Rejected     int64            `json:"rejected"`
+	Unattributed int64            `json:"unattributed"`
+	ByReason     map[string]int64 `json:"unattributed_by_reason"`
+	Skipped      []ingest.Skipped `json:"skipped"`
+	Failed       []ingest.Failed  `json:"failed"`
+}
+
+func writeSummaryJSON(w io.Writer, s *ingest.Summary) error {
+	out := summaryJSON{
+		Inputs: s.Objects, Read: s.Read, Lines: s.Lines, Events: s.Events, Duplicates: s.Duplicates,
+		Rejected: s.Rejected, Unattributed: s.UnattributedTotal(), ByReason: map[string]int64{},
+		Skipped: s.Skipped, Failed: s.Failed,
+	}
+	for a := keymeter.Attribution(1); a < keymeter.NumAttributions; a++ {
+		out.ByReason[a.String()] = s.Unattributed[a]
+	}
+	if out.Skipped == nil {
+		out.Skipped = []ingest.Skipped{}
+	}
+	if out.Failed == nil {
+		out.Failed = []ingest.Failed{}
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(out)
+}
+
+// progressLine shows a running count on a terminal. A nil *progressLine
+// shows nothing.
+type progressLine struct {
+	mu    sync.Mutex
+	w     io.Writer
+	start time.Time
+	last  time.Time
+	shown bool
+}
+
+func (p *progressLine) update(s ingest.Summary) {
+	if p == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	now := time.Now()
+	if now.Sub(p.last) < 250*time.Millisecond {
+		return
+	}
+	p.last = now
+	rate := float64(s.Lines) / now.Sub(p.start).Seconds()
+	fmt.Fprintf(p.w, "\r%d/%d inputs, %d lines (%.0f lines/s), %d events stored, %d duplicates, %d rejected ",
+		s.Read+len(s.Skipped)+len(s.Failed), s.Objects, s.Lines, rate, s.Events, s.Duplicates, s.Rejected)
+	p.shown = true
+}
+
+func (p *progressLine) done() {
+	if p == nil || !p.shown {
+		return
+	}
+	fmt.Fprint(p.w, "\r\033[K")
+}
+
+// isTerminal reports whether w is a terminal.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}

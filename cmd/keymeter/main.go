@@ -1,0 +1,189 @@
+// Command keymeter meters API usage per key and customer from the access
+// logs the API already produces.
+//
+// main wires signals and exit codes; Main.Run does the work, so that tests
+// run the real command in-process.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"syscall"
+
+	"github.com/keymeter/keymeter"
+)
+
+// Exit codes. They are documented in the README; keep both in step.
+const (
+	exitOK       = 0 // success
+	exitError    = 1 // an unexpected failure (a bug, a full disk, ...)
+	exitUsage    = 2 // a bad command line or bad input the user must fix
+	exitPartial  = 3 // the run finished, but some inputs could not be read
+	exitConflict = 4 // the store is busy, or does not match (secret, version)
+	exitNotFound = 5 // the store or the thing asked for does not exist
+)
+
+// exitCodes maps application error codes to exit codes.
+var exitCodes = map[string]int{
+	keymeter.EINVALID:  exitUsage,
+	keymeter.EPARTIAL:  exitPartial,
+	keymeter.ECONFLICT: exitConflict,
+	keymeter.ENOTFOUND: exitNotFound,
+	keymeter.EINTERNAL: exitError,
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	m := &Main{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv}
+	err := m.Run(ctx, os.Args[1:])
+	os.Exit(m.report(err))
+}
+
+// Main is the keymeter command.
+type Main struct {
+	Stdin  io.Reader
+	Stdout io.Writer
+	Stderr io.Writer
+	Getenv func(string) string
+}
+
+// report prints err for people and returns the exit code it maps to.
+func (m *Main) report(err error) int {
+	if err == nil {
+		return exitOK
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		return exitOK
+	}
+	var ue *usageError
+	if errors.As(err, &ue) {
+		fmt.Fprintf(m.Stderr, "keymeter: %s\n", ue.msg)
+		if ue.hint != "" {
+			fmt.Fprintf(m.Stderr, "%s\n", ue.hint)
+		}
+		return exitUsage
+	}
+	if errors.Is(err, context.Canceled) {
+		fmt.Fprintln(m.Stderr, "keymeter: interrupted")
+		return exitError
+	}
+	fmt.Fprintf(m.Stderr, "keymeter: %v\n", err)
+	if code, ok := exitCodes[keymeter.ErrorCode(err)]; ok {
+		return code
+	}
+	return exitError
+}
+
+// usageError is a bad command line.
+type usageError struct {
+	msg  string
+	hint string
+}
+
+func (e *usageError) Error() string { return e.msg }
+
+const usageText = `keymeter meters API usage per key and customer from CloudFront and
+API Gateway access logs.
+
+Usage:
+  keymeter <command> [flags] [arguments]
+
+Commands:
+  ingest     read log files into the store, exactly once
+  keys       import and list API keys and the customers that own them
+  usage      report requests and bytes per customer, key, path, day, ...
+  sql        run a SQL query (Athena-compatible) over the store
+  rejects    list the log lines that could not be ingested
+  version    print the version
+
+Run "keymeter <command> -h" for a command's flags.
+`
+
+// Run runs the command line args (without the program name).
+func (m *Main) Run(ctx context.Context, args []string) error {
+	if m.Getenv == nil {
+		m.Getenv = os.Getenv
+	}
+	if len(args) == 0 {
+		fmt.Fprint(m.Stderr, usageText)
+		return &usageError{msg: "no command given"}
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "ingest":
+		return m.runIngest(ctx, rest)
+	case "keys":
+		return m.runKeys(ctx, rest)
+	case "usage":
+		return m.runUsage(ctx, rest)
+	case "sql":
+		return m.runSQL(ctx, rest)
+	case "rejects":
+		return m.runRejects(ctx, rest)
+	case "version":
+		fmt.Fprintln(m.Stdout, "keymeter", version())
+		return nil
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(m.Stdout, usageText)
+		return nil
+	}
+	return &usageError{msg: fmt.Sprintf("unknown command %q", cmd), hint: `Run "keymeter help" for the list of commands.`}
+}
+
+// newFlagSet returns a flag set for a command whose usage line is line.
+func (m *Main) newFlagSet(name, line, about string) *flag.FlagSet {
+	fs := flag.NewFlagSet("keymeter "+name, flag.ContinueOnError)
+	fs.SetOutput(m.Stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(m.Stderr, "Usage: keymeter %s %s\n\n%s\n\nFlags:\n", name, line, about)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parseFlags parses args with fs, allowing flags after positional
+// arguments ("ingest logs/ --data d"), and returns the positional ones. A
+// "--" ends the flags.
+func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, err
+			}
+			return nil, &usageError{msg: err.Error(), hint: fmt.Sprintf(`Run "%s -h" for its flags.`, fs.Name())}
+		}
+		rest := fs.Args()
+		if used := len(args) - len(rest); used > 0 && args[used-1] == "--" {
+			return append(pos, rest...), nil
+		}
+		if len(rest) == 0 {
+			return pos, nil
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
+}
+
+// version returns the module version the binary was built from.
+func version() string {
+	if v := buildVersion(); v != "" {
+		return v
+	}
+	return "(devel)"
+}
+
+// buildVersion returns the main module's version from the build info.
+func buildVersion() string {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return ""
+}

@@ -1,0 +1,157 @@
+package ingest
+
+import (
+	"github.com/zeebo/xxh3"
+
+	"github.com/keymeter/keymeter"
+	"github.com/keymeter/keymeter/format/cloudfront"
+)
+
+// encoder turns parsed events into batch rows: it attributes each event
+// to a key, hides the key, and replaces repeated strings by dictionary
+// IDs. Each worker goroutine has its own.
+type encoder struct {
+	source keymeter.Source
+	layout keymeter.Layout
+	keys   *keyFinder
+	// sent remembers the dictionary entries and key fingerprints already
+	// put into a batch, so that each is handed to the store about once.
+	sent     map[uint64]struct{}
+	scratch  []byte
+	redacted [len(redactable)][]byte
+}
+
+// maxSent bounds the memory of encoder.sent; it is cleared when full,
+// which only costs a few repeated dictionary entries.
+const maxSent = 1 << 20
+
+// redactable lists the fields that can carry an API key in a URL, query
+// or cookie.
+var redactable = [...]keymeter.Field{
+	keymeter.FieldQuery, keymeter.FieldURIStem, keymeter.FieldReferer, keymeter.FieldCookie,
+}
+
+func newEncoder(source keymeter.Source, keys *keyFinder) *encoder {
+	return &encoder{
+		source: source,
+		layout: keymeter.LayoutOf(source),
+		keys:   keys,
+		sent:   make(map[uint64]struct{}),
+	}
+}
+
+// encode appends ev to b and returns how it was attributed. ev's fields
+// that can carry a key are redacted in place of the originals.
+func (e *encoder) encode(ev *keymeter.Event, b *keymeter.Batch) keymeter.Attribution {
+	row := keymeter.Row{
+		Time:       ev.Time,
+		Status:     ev.Status,
+		BytesSent:  ev.BytesSent,
+		BytesRecv:  ev.BytesReceived,
+		TimeTaken:  ev.TimeTaken,
+		TTFB:       ev.TimeToFirstByte,
+		ClientPort: ev.ClientPort,
+		FLEEncrypt: ev.FLEEncrypted,
+		ContentLen: ev.ContentLen,
+		RangeStart: ev.RangeStart,
+		RangeEnd:   ev.RangeEnd,
+	}
+	id := xxh3.Hash128(ev.Fields[keymeter.FieldRequestID])
+	row.ID = [2]uint64{id.Hi, id.Lo}
+
+	if fp, ok := e.keys.fromQuery(ev.Fields[keymeter.FieldQuery]); ok {
+		row.KeyID = fp.ID
+		if e.markSent(fp.ID ^ keyTag) {
+			b.Keys = append(b.Keys, fp)
+		}
+	} else {
+		row.Attribution = keymeter.NoKey
+	}
+	e.redactFields(ev)
+
+	row.Dims = e.tuple(b, keymeter.DictDims, e.layout.Dims, ev)
+	row.Client = e.tuple(b, keymeter.DictClient, e.layout.Client, ev)
+	row.Path = e.path(b, ev.Fields[e.layout.Path])
+
+	for i, f := range e.layout.Rest {
+		if i > 0 {
+			b.Rest = append(b.Rest, '\t')
+		}
+		b.Rest = appendField(b.Rest, ev.Fields[f])
+	}
+	row.RestEnd = uint32(len(b.Rest))
+	b.Rows = append(b.Rows, row)
+	return row.Attribution
+}
+
+// keyTag keeps key IDs and dictionary IDs apart in encoder.sent.
+const keyTag = 0x9e3779b97f4a7c15
+
+// redactFields replaces the fields of ev that may carry an API key by
+// copies with every key replaced by its fingerprint.
+func (e *encoder) redactFields(ev *keymeter.Event) {
+	for i, f := range redactable {
+		v := ev.Fields[f]
+		if v == nil || !e.keys.mayContainKey(v) {
+			continue
+		}
+		e.redacted[i] = e.keys.redact(e.redacted[i][:0], v)
+		ev.Fields[f] = e.redacted[i]
+	}
+}
+
+// markSent records id and reports whether it was new.
+func (e *encoder) markSent(id uint64) bool {
+	if _, ok := e.sent[id]; ok {
+		return false
+	}
+	if len(e.sent) >= maxSent {
+		clear(e.sent)
+	}
+	e.sent[id] = struct{}{}
+	return true
+}
+
+// tuple returns the dictionary ID of the values of fields in ev, adding
+// the entry to b when it is new.
+func (e *encoder) tuple(b *keymeter.Batch, kind keymeter.DictKind, fields []keymeter.Field, ev *keymeter.Event) uint64 {
+	s := append(e.scratch[:0], byte(kind), byte(e.source))
+	for _, f := range fields {
+		s = append(s, '\t')
+		s = appendField(s, ev.Fields[f])
+	}
+	e.scratch = s
+	id := xxh3.Hash(s)
+	if e.markSent(id) {
+		values := make([]string, len(fields))
+		for i, f := range fields {
+			values[i] = string(appendField(nil, ev.Fields[f]))
+		}
+		b.Dict = append(b.Dict, keymeter.DictEntry{Kind: kind, Source: e.source, ID: id, Values: values})
+	}
+	return id
+}
+
+// path returns the dictionary ID of a request path as logged.
+func (e *encoder) path(b *keymeter.Batch, v []byte) uint64 {
+	s := append(e.scratch[:0], byte(keymeter.DictPath), byte(e.source), '\t')
+	s = appendField(s, v)
+	e.scratch = s
+	id := xxh3.Hash(s)
+	if e.markSent(id) {
+		raw := string(appendField(nil, v))
+		b.Dict = append(b.Dict, keymeter.DictEntry{
+			Kind: keymeter.DictPath, Source: e.source, ID: id,
+			Values: []string{raw, string(cloudfront.Unescape(nil, v))},
+		})
+	}
+	return id
+}
+
+// appendField appends a raw field value, writing "-" for an absent one.
+func appendField(dst, v []byte) []byte {
+	if v == nil {
+		return append(dst, '-')
+	}
+	return append(dst, v...)
+}

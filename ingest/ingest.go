@@ -1,0 +1,486 @@
+// Package ingest turns log objects into stored events, exactly once. It is
+// the one place that knows formats, sources and the store: it reads each
+// object from its source, parses it with its format, attributes every
+// request to an API key, hides the key, batches the rows and writes them
+// through a keymeter.Writer, which skips rows already stored.
+//
+// Objects are read in parallel, one goroutine per object; a single writer
+// goroutine owns the store's Writer. An object is recorded as ingested in
+// the same transaction as its last rows, so that after a crash it is read
+// again and the rows it already stored are skipped as duplicates.
+package ingest
+
+import (
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/keymeter/keymeter"
+	"github.com/keymeter/keymeter/format/cloudfront"
+)
+
+// Input is one object to ingest, with a way to read it.
+type Input struct {
+	Object keymeter.Object
+	// Open returns the object's bytes as stored (possibly compressed).
+	Open func(ctx context.Context) (io.ReadCloser, error)
+}
+
+// Config tunes an ingest run. The zero value uses the defaults.
+type Config struct {
+	// KeyParams are the query-string parameters that carry the API key, in
+	// order of precedence. Default: DefaultKeyParams.
+	KeyParams []string
+	// Secret keys the fingerprints of API keys. Required.
+	Secret []byte
+	// Workers is the number of objects read in parallel. Default: GOMAXPROCS.
+	Workers int
+	// BatchRows is the number of rows handed to the writer at once.
+	BatchRows int
+	// CommitRows is the number of rows after which the writer commits.
+	CommitRows int
+	// Now returns the current time; it stamps rejects. Default: time.Now.
+	Now func() time.Time
+	// Progress, when set, is called from the writer goroutine after each
+	// batch with the running totals.
+	Progress func(Summary)
+}
+
+func (c *Config) setDefaults() {
+	if len(c.KeyParams) == 0 {
+		c.KeyParams = DefaultKeyParams
+	}
+	if c.Workers <= 0 {
+		c.Workers = runtime.GOMAXPROCS(0)
+	}
+	if c.BatchRows <= 0 {
+		c.BatchRows = 8192
+	}
+	if c.CommitRows <= 0 {
+		c.CommitRows = 1 << 21
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+}
+
+// Summary reports what a run did.
+type Summary struct {
+	Objects      int                             // inputs given
+	Read         int                             // objects read, fully or partly
+	Skipped      []Skipped                       // objects not read because they were ingested before
+	Failed       []Failed                        // objects that could not be read, or only partly
+	Lines        int64                           // records read (Events + Duplicates + Rejected)
+	Events       int64                           // events stored
+	Duplicates   int64                           // events skipped because they were already stored
+	Rejected     int64                           // records rejected
+	Unattributed [keymeter.NumAttributions]int64 // stored events by attribution; [0] is attributed
+}
+
+// UnattributedTotal returns the number of stored events without a key.
+func (s *Summary) UnattributedTotal() int64 {
+	var n int64
+	for _, v := range s.Unattributed[1:] {
+		n += v
+	}
+	return n
+}
+
+// Skipped is an object that was not read again.
+type Skipped struct {
+	URI    string
+	Reason string // e.g. "already ingested", "same content as other.gz"
+}
+
+// Failed is an object that could not be read, or only partly.
+type Failed struct {
+	URI    string
+	Reason string
+}
+
+// Ingester runs ingest jobs against a store.
+type Ingester struct {
+	store keymeter.Store
+	cfg   Config
+}
+
+// New returns an Ingester writing to store.
+func New(store keymeter.Store, cfg Config) (*Ingester, error) {
+	if len(cfg.Secret) == 0 {
+		return nil, errors.New("ingest: no fingerprint secret")
+	}
+	cfg.setDefaults()
+	return &Ingester{store: store, cfg: cfg}, nil
+}
+
+// message is what workers send the writer goroutine.
+type message struct {
+	batch   *keymeter.Batch        // rows of one object, or nil
+	rejects []keymeter.Reject      // rejected records of the same object
+	finish  *keymeter.ObjectRecord // set on an object's last message
+	skip    *Skipped
+	fail    *Failed
+	lines   int64
+}
+
+// Run ingests the inputs and returns what it did. Objects that cannot be
+// read are reported in the summary and do not stop the run; Run returns
+// an error only when the store fails or ctx is cancelled, with the summary
+// of what was committed before.
+func (in *Ingester) Run(ctx context.Context, inputs []Input) (*Summary, error) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+
+	w, err := in.store.NewWriter(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer w.Close()
+
+	sum := &Summary{Objects: len(inputs)}
+	msgs := make(chan message, 2*in.cfg.Workers)
+	free := make(chan *keymeter.Batch, 3*in.cfg.Workers+2)
+	for range cap(free) {
+		free <- &keymeter.Batch{Rows: make([]keymeter.Row, 0, in.cfg.BatchRows)}
+	}
+
+	jobs := make(chan Input)
+	var wg sync.WaitGroup
+	for range min(in.cfg.Workers, max(len(inputs), 1)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			wk := in.newWorker(msgs, free)
+			for inp := range jobs {
+				if err := wk.object(ctx, inp); err != nil {
+					cancel(err)
+					return
+				}
+			}
+		}()
+	}
+	go func() {
+		defer close(jobs)
+		for _, inp := range inputs {
+			select {
+			case jobs <- inp:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	go func() {
+		wg.Wait()
+		close(msgs)
+	}()
+
+	werr := in.write(ctx, w, msgs, free, sum)
+	if werr != nil {
+		cancel(werr)
+		for range msgs { // let the workers finish
+		}
+		return sum, werr
+	}
+	if err := context.Cause(ctx); err != nil && ctx.Err() != nil {
+		return sum, err
+	}
+	return sum, nil
+}
+
+// write is the writer goroutine's loop: it writes what workers send and
+// commits every CommitRows rows and at the end.
+func (in *Ingester) write(ctx context.Context, w keymeter.Writer, msgs <-chan message, free chan<- *keymeter.Batch, sum *Summary) error {
+	type tally struct{ events, dups, rejected int64 }
+	perObject := map[string]*tally{}
+	pending := 0
+	committed := *sum
+	for m := range msgs {
+		if ctx.Err() != nil {
+			if m.batch != nil {
+				free <- m.batch
+			}
+			continue
+		}
+		switch {
+		case m.skip != nil:
+			sum.Skipped = append(sum.Skipped, *m.skip)
+			continue
+		case m.fail != nil && m.finish == nil:
+			sum.Failed = append(sum.Failed, *m.fail)
+			continue
+		}
+		uri := ""
+		if m.finish != nil {
+			uri = m.finish.URI
+		} else if m.batch != nil && m.batch.Object != nil {
+			uri = m.batch.Object.URI
+		} else if len(m.rejects) > 0 {
+			uri = m.rejects[0].Object
+		}
+		t := perObject[uri]
+		if t == nil {
+			t = &tally{}
+			perObject[uri] = t
+		}
+		if m.batch != nil {
+			res, err := w.Write(ctx, m.batch)
+			rows := len(m.batch.Rows)
+			m.batch.Reset()
+			free <- m.batch
+			if err != nil {
+				return fmt.Errorf("write %s: %w", uri, err)
+			}
+			t.events += int64(res.Stored)
+			t.dups += int64(res.Duplicates)
+			sum.Events += int64(res.Stored)
+			sum.Duplicates += int64(res.Duplicates)
+			for i, n := range res.ByAttribution {
+				sum.Unattributed[i] += int64(n)
+			}
+			pending += rows
+		}
+		if len(m.rejects) > 0 {
+			if err := w.Reject(ctx, m.rejects); err != nil {
+				return fmt.Errorf("keep rejects of %s: %w", uri, err)
+			}
+			t.rejected += int64(len(m.rejects))
+			sum.Rejected += int64(len(m.rejects))
+			pending += len(m.rejects)
+		}
+		sum.Lines += m.lines
+		if m.finish != nil {
+			rec := *m.finish
+			rec.Events, rec.Duplicates, rec.Rejected = t.events, t.dups, t.rejected
+			delete(perObject, uri)
+			if err := w.FinishObject(ctx, rec); err != nil {
+				return fmt.Errorf("record %s: %w", uri, err)
+			}
+			sum.Read++
+			if m.fail != nil {
+				sum.Failed = append(sum.Failed, *m.fail)
+			}
+		}
+		if pending >= in.cfg.CommitRows {
+			if err := w.Commit(ctx); err != nil {
+				return fmt.Errorf("commit: %w", err)
+			}
+			pending = 0
+			committed = *sum
+		}
+		if in.cfg.Progress != nil {
+			in.cfg.Progress(*sum)
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		*sum = committed
+		return context.Cause(ctx)
+	}
+	if err := w.Commit(ctx); err != nil {
+		*sum = committed
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// worker reads objects, one at a time.
+type worker struct {
+	in     *Ingester
+	msgs   chan<- message
+	free   chan *keymeter.Batch
+	enc    *encoder
+	keys   *keyFinder
+	parser cloudfront.Parser
+	ev     keymeter.Event
+	redact []byte
+}
+
+func (in *Ingester) newWorker(msgs chan<- message, free chan *keymeter.Batch) *worker {
+	keys := newKeyFinder(in.cfg.KeyParams, in.cfg.Secret)
+	return &worker{
+		in:   in,
+		msgs: msgs,
+		free: free,
+		keys: keys,
+		enc:  newEncoder(keymeter.SourceCloudFront, keys),
+	}
+}
+
+func (wk *worker) send(ctx context.Context, m message) error {
+	select {
+	case wk.msgs <- m:
+		return nil
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
+}
+
+// object ingests one input. It returns an error only when the run must
+// stop; problems with the object itself are sent to the writer.
+func (wk *worker) object(ctx context.Context, inp Input) error {
+	obj := inp.Object
+	uri := obj.URI
+	if prev, err := wk.in.store.FindObject(ctx, obj); err != nil {
+		return fmt.Errorf("look up %s: %w", uri, err)
+	} else if prev != nil {
+		return wk.send(ctx, message{skip: &Skipped{URI: uri, Reason: skipReason(obj, prev)}})
+	}
+	if obj.Digest == "" && obj.ETag == "" {
+		digest, err := digestOf(ctx, inp)
+		if err != nil {
+			return wk.send(ctx, message{fail: &Failed{URI: uri, Reason: "unreadable: " + readError(err)}})
+		}
+		obj.Digest = digest
+		if prev, err := wk.in.store.FindObject(ctx, obj); err != nil {
+			return fmt.Errorf("look up %s: %w", uri, err)
+		} else if prev != nil {
+			return wk.send(ctx, message{skip: &Skipped{URI: uri, Reason: skipReason(obj, prev)}})
+		}
+	}
+	rc, err := inp.Open(ctx)
+	if err != nil {
+		return wk.send(ctx, message{fail: &Failed{URI: uri, Reason: "unreadable: " + readError(err)}})
+	}
+	defer rc.Close()
+	return wk.read(ctx, &obj, rc)
+}
+
+func skipReason(obj keymeter.Object, prev *keymeter.ObjectRecord) string {
+	reason := "already ingested"
+	if prev.URI != obj.URI {
+		reason = "same content as " + prev.URI + ", already ingested"
+	}
+	if prev.Status == keymeter.ObjectPartial {
+		reason += " (partly: " + prev.Error + ")"
+	}
+	return reason
+}
+
+// read parses an object's records and sends them on in batches.
+func (wk *worker) read(ctx context.Context, obj *keymeter.Object, rc io.Reader) error {
+	rec := &keymeter.ObjectRecord{Object: *obj, Status: keymeter.ObjectComplete}
+	wk.parser = cloudfront.Parser{}
+	batch := wk.newBatch(obj)
+	var rejects []keymeter.Reject
+	var lines, lineNo int64
+	flush := func(final bool) error {
+		m := message{batch: batch, rejects: rejects, lines: lines}
+		if len(batch.Rows) == 0 {
+			wk.recycle(batch)
+			m.batch = nil
+		}
+		if final {
+			m.finish = rec
+			if rec.Status != keymeter.ObjectComplete {
+				m.fail = &Failed{URI: obj.URI, Reason: rec.Error}
+			}
+		}
+		lines, rejects = 0, nil
+		if err := wk.send(ctx, m); err != nil {
+			return err
+		}
+		if !final {
+			batch = wk.newBatch(obj)
+		}
+		return nil
+	}
+	reject := func(line []byte, err error) {
+		r := keymeter.Reject{
+			Source: keymeter.SourceCloudFront, Object: obj.URI, Line: lineNo,
+			Reason: err.Error(), At: wk.in.cfg.Now().UTC(),
+		}
+		var pe *keymeter.ParseError
+		if errors.As(err, &pe) {
+			r.Field, r.Reason = pe.Field, pe.Err.Error()
+		}
+		r.Text = wk.redactLine(line)
+		rejects = append(rejects, r)
+		lines++
+		rec.Lines++
+	}
+
+	br := bufio.NewReaderSize(rc, 64<<10)
+	src, err := decompress(br)
+	if err != nil {
+		rec.Status, rec.Error = keymeter.ObjectPartial, "unreadable: "+readError(err)
+		return flush(true)
+	}
+	lr := newLineReader(src)
+	for {
+		line, err := lr.next()
+		if err == io.EOF {
+			break
+		}
+		lineNo++
+		if errors.Is(err, errLineTooLong) {
+			reject(nil, err)
+			continue
+		}
+		if err != nil {
+			if len(line) > 0 {
+				reject(line, errors.New("record cut short: the object could not be read past it"))
+			}
+			rec.Status, rec.Error = keymeter.ObjectPartial, readError(err)
+			break
+		}
+		ok, perr := wk.parser.Parse(line, &wk.ev)
+		if perr != nil {
+			reject(line, perr)
+		} else if ok {
+			wk.enc.encode(&wk.ev, batch)
+			lines++
+			rec.Lines++
+		}
+		if len(batch.Rows) >= wk.in.cfg.BatchRows || len(rejects) >= 1024 {
+			if err := flush(false); err != nil {
+				return err
+			}
+		}
+	}
+	return flush(true)
+}
+
+func (wk *worker) newBatch(obj *keymeter.Object) *keymeter.Batch {
+	b := <-wk.free
+	b.Source = keymeter.SourceCloudFront
+	b.Object = obj
+	return b
+}
+
+// recycle returns an unused batch to the pool; the pool has room for
+// every batch, so this never blocks.
+func (wk *worker) recycle(b *keymeter.Batch) {
+	b.Reset()
+	wk.free <- b
+}
+
+// redactLine returns a rejected line as text with every API key replaced
+// by its fingerprint, cut to keymeter.MaxRejectText.
+func (wk *worker) redactLine(line []byte) string {
+	out := wk.keys.redact(wk.redact[:0], line)
+	if len(out) > keymeter.MaxRejectText {
+		out = out[:keymeter.MaxRejectText]
+	}
+	wk.redact = out
+	return string(out)
+}
+
+// digestOf returns "sha256:<hex>" of an input's bytes.
+func digestOf(ctx context.Context, inp Input) (string, error) {
+	rc, err := inp.Open(ctx)
+	if err != nil {
+		return "", err
+	}
+	defer rc.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, rc); err != nil {
+		return "", err
+	}
+	return "sha256:" + hex.EncodeToString(h.Sum(nil)), nil
+}

@@ -1,0 +1,90 @@
+package keymeter
+
+import (
+	"context"
+	"io"
+)
+
+// Writer writes one ingest run's output. Everything written is invisible
+// to other readers and lost on a crash until Commit returns; Commit makes
+// it durable at once. A Writer is used by one goroutine at a time.
+type Writer interface {
+	// Write stores the batch's rows, skipping rows whose (Source, ID) is
+	// already stored or appears earlier in the batch, and the dictionary
+	// entries and key fingerprints the rows reference.
+	Write(ctx context.Context, b *Batch) (WriteResult, error)
+	// Reject keeps rejected records for inspection.
+	Reject(ctx context.Context, rejects []Reject) error
+	// FinishObject records that an object has been read, so that
+	// FindObject reports it from the next Commit on.
+	FinishObject(ctx context.Context, rec ObjectRecord) error
+	// Commit makes everything written since the previous Commit durable.
+	Commit(ctx context.Context) error
+	// Close rolls back anything not committed and releases the writer.
+	Close() error
+}
+
+// WriteResult counts what Write did with a batch's rows.
+type WriteResult struct {
+	Stored     int // rows stored
+	Duplicates int // rows skipped as already stored
+	// ByAttribution counts the stored rows by attribution outcome.
+	ByAttribution [NumAttributions]int
+}
+
+// ObjectFinder finds previously ingested objects.
+type ObjectFinder interface {
+	// FindObject returns the record of an ingested object with the same
+	// Digest as o (when o.Digest is set), or else with the same URI, Size,
+	// ModTime and ETag. It returns nil, nil when there is none.
+	FindObject(ctx context.Context, o Object) (*ObjectRecord, error)
+}
+
+// KeyStore keeps API key fingerprints and the customers that own them.
+type KeyStore interface {
+	// ImportKeys assigns keys to customers, adding unknown keys. It is
+	// idempotent.
+	ImportKeys(ctx context.Context, keys []KeyAssignment) (KeyImport, error)
+	// ListKeys returns every known key, ordered by customer then
+	// fingerprint, unassigned keys last.
+	ListKeys(ctx context.Context) ([]Key, error)
+}
+
+// UsageQuerier answers usage questions.
+type UsageQuerier interface {
+	// Usage returns one row per group, ordered by the group columns with
+	// nulls last. It returns an EINVALID error for an empty or inverted
+	// period.
+	Usage(ctx context.Context, q UsageQuery) ([]UsageRow, error)
+}
+
+// RejectLister lists rejected records.
+type RejectLister interface {
+	Rejects(ctx context.Context, f RejectFilter) ([]Reject, error)
+}
+
+// Store is a keymeter backend: the embedded DuckDB store by default.
+// Every backend passes the contract suite in store/storetest.
+type Store interface {
+	// NewWriter starts a write session. A store allows one at a time and
+	// returns an ECONFLICT error while another is open.
+	NewWriter(ctx context.Context) (Writer, error)
+	ObjectFinder
+	KeyStore
+	UsageQuerier
+	RejectLister
+	io.Closer
+}
+
+// Table is the result of an ad-hoc query: named columns and rows of
+// values (nil, bool, int64, uint64, *big.Int, float64, string, []byte,
+// time.Time, or a decimal rendered as string).
+type Table struct {
+	Columns []string
+	Rows    [][]any
+}
+
+// SQLQuerier runs read-only SQL over a store's tables and views.
+type SQLQuerier interface {
+	QuerySQL(ctx context.Context, query string) (*Table, error)
+}

@@ -1,0 +1,230 @@
+// Package duckdb is keymeter's embedded store: one DuckDB database file in
+// the data directory. It implements keymeter.Store and keymeter.SQLQuerier.
+//
+// Events are stored in event_rows, narrow and typed, with repeated
+// strings moved to dictionary tables; the views events (all sources,
+// normalised) and cloudfront_logs (the columns of AWS's Athena table for
+// CloudFront standard logs) are what people query with SQL.
+package duckdb
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	duckdb "github.com/duckdb/duckdb-go/v2"
+
+	"github.com/keymeter/keymeter"
+)
+
+// DB is a keymeter store in a DuckDB database file.
+type DB struct {
+	db       *sql.DB
+	readOnly bool
+	opts     Options
+
+	mu     sync.Mutex
+	writer bool // a Writer is open
+}
+
+var (
+	_ keymeter.Store      = (*DB)(nil)
+	_ keymeter.SQLQuerier = (*DB)(nil)
+)
+
+// Options tune how the database is opened. The zero value opens it for
+// writing with DuckDB's defaults.
+type Options struct {
+	// ReadOnly opens the database without taking the write lock, so that
+	// several readers can share it. Writers and key imports then fail.
+	ReadOnly bool
+	// MemoryLimit caps DuckDB's buffer memory ("256MB"); empty means
+	// DuckDB's default (80% of RAM).
+	MemoryLimit string
+	// Threads caps DuckDB's worker threads; 0 means one per core.
+	Threads int
+	// SeenBudget is the most event IDs a Writer keeps in memory to spot
+	// duplicates; 0 means DefaultSeenBudget.
+	SeenBudget int
+	// Now returns the current time. Default: time.Now.
+	Now func() time.Time
+}
+
+// DefaultSeenBudget bounds the memory a Writer uses to spot duplicate
+// events: about 40 bytes per ID.
+const DefaultSeenBudget = 2 << 20
+
+// Open opens (creating if needed) the store in the DuckDB file at path.
+func Open(ctx context.Context, path string, opts Options) (*DB, error) {
+	if opts.SeenBudget <= 0 {
+		opts.SeenBudget = DefaultSeenBudget
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	q := url.Values{}
+	if opts.ReadOnly {
+		q.Set("access_mode", "READ_ONLY")
+	}
+	if opts.MemoryLimit != "" {
+		q.Set("memory_limit", opts.MemoryLimit)
+	}
+	if opts.Threads > 0 {
+		q.Set("threads", strconv.Itoa(opts.Threads))
+	}
+	dsn := path
+	if len(q) > 0 {
+		dsn += "?" + q.Encode()
+	}
+	connector, err := duckdb.NewConnector(dsn, nil)
+	if err != nil {
+		return nil, openError(path, err)
+	}
+	s := &DB{db: sql.OpenDB(connector), readOnly: opts.ReadOnly, opts: opts}
+	if err := s.db.PingContext(ctx); err != nil {
+		s.db.Close()
+		return nil, openError(path, err)
+	}
+	if err := s.migrate(ctx); err != nil {
+		s.db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// openError explains the common ways opening fails.
+func openError(path string, err error) error {
+	msg := err.Error()
+	if strings.Contains(msg, "Could not set lock") || strings.Contains(msg, "Conflicting lock") {
+		return keymeter.Errorf(keymeter.ECONFLICT, "the store %s is in use by another keymeter process (DuckDB allows one writer); wait for it to finish", path)
+	}
+	return fmt.Errorf("open store %s: %w", path, err)
+}
+
+// migrate creates or checks the schema.
+func (s *DB) migrate(ctx context.Context) error {
+	var version int
+	err := s.db.QueryRowContext(ctx, `SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'schema_version'`).Scan(&version)
+	switch {
+	case err == nil && version > schemaVersion:
+		return keymeter.Errorf(keymeter.ECONFLICT, "the store was written by a newer keymeter (schema %d, this one knows %d)", version, schemaVersion)
+	case err == nil && version == schemaVersion && s.readOnly:
+		return nil
+	case err != nil && !errors.Is(err, sql.ErrNoRows) && !strings.Contains(err.Error(), "does not exist"):
+		return fmt.Errorf("read schema version: %w", err)
+	}
+	if s.readOnly {
+		return keymeter.Errorf(keymeter.ENOTFOUND, "the store is empty: run keymeter ingest first")
+	}
+	if _, err := s.db.ExecContext(ctx, schema); err != nil {
+		return fmt.Errorf("create schema: %w", err)
+	}
+	if _, err := s.db.ExecContext(ctx, views); err != nil {
+		return fmt.Errorf("create views: %w", err)
+	}
+	_, err = s.db.ExecContext(ctx, `INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)`, strconv.Itoa(schemaVersion))
+	if err != nil {
+		return fmt.Errorf("record schema version: %w", err)
+	}
+	return nil
+}
+
+// Close closes the database.
+func (s *DB) Close() error {
+	return s.db.Close()
+}
+
+// CheckSecret makes sure the store is used with the secret its keys were
+// fingerprinted with: it records check, a value derived from the secret,
+// on first use and returns an error when a later check differs.
+func (s *DB) CheckSecret(ctx context.Context, check string) error {
+	var have string
+	err := s.db.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = 'secret_check'`).Scan(&have)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		if s.readOnly {
+			return nil
+		}
+		_, err = s.db.ExecContext(ctx, `INSERT INTO meta VALUES ('secret_check', ?)`, check)
+		if err != nil {
+			return fmt.Errorf("record secret check: %w", err)
+		}
+		return nil
+	case err != nil:
+		return fmt.Errorf("read secret check: %w", err)
+	case have != check:
+		return keymeter.Errorf(keymeter.ECONFLICT, "the fingerprint secret does not match the one this store was created with; restore the data directory's secret file")
+	}
+	return nil
+}
+
+// FindObject implements keymeter.ObjectFinder.
+func (s *DB) FindObject(ctx context.Context, o keymeter.Object) (*keymeter.ObjectRecord, error) {
+	var row *sql.Row
+	const cols = `SELECT uri, size, mod_time, digest, etag, status, error, ingested_at, lines, events, duplicates, rejected FROM objects`
+	if o.Digest != "" {
+		row = s.db.QueryRowContext(ctx, cols+` WHERE digest = ? ORDER BY ingested_at LIMIT 1`, o.Digest)
+	} else {
+		row = s.db.QueryRowContext(ctx, cols+` WHERE uri = ? AND size = ? AND mod_time IS NOT DISTINCT FROM ? AND etag = ? ORDER BY ingested_at LIMIT 1`,
+			o.URI, o.Size, nullTime(o.ModTime), o.ETag)
+	}
+	var r keymeter.ObjectRecord
+	var mod sql.NullTime
+	err := row.Scan(&r.URI, &r.Size, &mod, &r.Digest, &r.ETag, &r.Status, &r.Error, &r.IngestedAt, &r.Lines, &r.Events, &r.Duplicates, &r.Rejected)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("find object: %w", err)
+	}
+	if mod.Valid {
+		r.ModTime = mod.Time.UTC()
+	}
+	r.IngestedAt = r.IngestedAt.UTC()
+	return &r, nil
+}
+
+// nullTime maps the zero time to NULL.
+func nullTime(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.UTC()
+}
+
+// Rejects implements keymeter.RejectLister.
+func (s *DB) Rejects(ctx context.Context, f keymeter.RejectFilter) ([]keymeter.Reject, error) {
+	q := `SELECT source, object, line, field, reason, text, rejected_at FROM rejects`
+	var args []any
+	if f.Object != "" {
+		q += ` WHERE object = ?`
+		args = append(args, f.Object)
+	}
+	q += ` ORDER BY rejected_at DESC, object, line`
+	if f.Limit > 0 {
+		q += ` LIMIT ` + strconv.Itoa(f.Limit)
+	}
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list rejects: %w", err)
+	}
+	defer rows.Close()
+	var out []keymeter.Reject
+	for rows.Next() {
+		var r keymeter.Reject
+		var src uint8
+		if err := rows.Scan(&src, &r.Object, &r.Line, &r.Field, &r.Reason, &r.Text, &r.At); err != nil {
+			return nil, fmt.Errorf("list rejects: %w", err)
+		}
+		r.Source = keymeter.Source(src)
+		r.At = r.At.UTC()
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,206 @@
+package duckdb
+
+// schemaVersion is the version of the schema below; Open refuses a
+// database written by a newer keymeter.
+const schemaVersion = 1
+
+// schema creates the tables. Events are stored narrow: repeated strings
+// live once in dictionary tables keyed by a 64-bit hash of their value,
+// and the row keeps the hash. event_rows is the storage table; the views
+// events and cloudfront_logs are what people query.
+const schema = `
+CREATE TABLE IF NOT EXISTS meta (
+	key   VARCHAR PRIMARY KEY,
+	value VARCHAR NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS event_rows (
+	source         UTINYINT  NOT NULL,
+	ts             TIMESTAMP NOT NULL,
+	id_hi          BIGINT   NOT NULL,
+	id_lo          BIGINT   NOT NULL,
+	key_id         BIGINT,
+	attribution    UTINYINT  NOT NULL,
+	dims           BIGINT   NOT NULL,
+	client         BIGINT   NOT NULL,
+	path           BIGINT   NOT NULL,
+	status         SMALLINT,
+	bytes_sent     BIGINT,
+	bytes_received BIGINT,
+	time_taken     INTEGER,
+	ttfb           INTEGER,
+	c_port         INTEGER,
+	fle_encrypted  INTEGER,
+	content_len    BIGINT,
+	range_start    BIGINT,
+	range_end      BIGINT,
+	load_id        UINTEGER  NOT NULL,
+	rest           VARCHAR   NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS event_hours (
+	source UTINYINT NOT NULL,
+	hour   BIGINT   NOT NULL,
+	events BIGINT   NOT NULL,
+	PRIMARY KEY (source, hour)
+);
+
+CREATE TABLE IF NOT EXISTS loads (
+	id        UINTEGER PRIMARY KEY,
+	source    UTINYINT NOT NULL,
+	object    VARCHAR,
+	loaded_at TIMESTAMP NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS dict_paths (
+	id     BIGINT PRIMARY KEY,
+	source UTINYINT NOT NULL,
+	raw    VARCHAR NOT NULL,
+	path   VARCHAR NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS dict_dims (
+	id                   BIGINT PRIMARY KEY,
+	source               UTINYINT NOT NULL,
+	edge_location        VARCHAR,
+	method               VARCHAR,
+	distribution_domain  VARCHAR,
+	viewer_host          VARCHAR,
+	protocol             VARCHAR,
+	protocol_version     VARCHAR,
+	ssl_protocol         VARCHAR,
+	ssl_cipher           VARCHAR,
+	edge_result          VARCHAR,
+	edge_response_result VARCHAR,
+	edge_detailed_result VARCHAR,
+	fle_status           VARCHAR,
+	content_type         VARCHAR
+);
+
+CREATE TABLE IF NOT EXISTS dict_clients (
+	id         BIGINT PRIMARY KEY,
+	source     UTINYINT NOT NULL,
+	user_agent VARCHAR,
+	referer    VARCHAR
+);
+
+CREATE TABLE IF NOT EXISTS api_keys (
+	id          BIGINT PRIMARY KEY,
+	fingerprint VARCHAR NOT NULL,
+	hint        VARCHAR NOT NULL,
+	customer    VARCHAR,
+	assigned_at TIMESTAMP
+);
+
+CREATE TABLE IF NOT EXISTS objects (
+	uri         VARCHAR   NOT NULL,
+	size        BIGINT    NOT NULL,
+	mod_time    TIMESTAMP,
+	digest      VARCHAR   NOT NULL,
+	etag        VARCHAR   NOT NULL,
+	status      VARCHAR   NOT NULL,
+	error       VARCHAR   NOT NULL,
+	ingested_at TIMESTAMP NOT NULL,
+	lines       BIGINT    NOT NULL,
+	events      BIGINT    NOT NULL,
+	duplicates  BIGINT    NOT NULL,
+	rejected    BIGINT    NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS rejects (
+	source UTINYINT  NOT NULL,
+	object VARCHAR   NOT NULL,
+	line   BIGINT    NOT NULL,
+	field  VARCHAR   NOT NULL,
+	reason VARCHAR   NOT NULL,
+	text   VARCHAR   NOT NULL,
+	rejected_at TIMESTAMP NOT NULL
+);
+`
+
+// dimsColumns are the dict_dims columns in the order of
+// keymeter.LayoutOf(source).Dims for CloudFront sources.
+var dimsColumns = []string{
+	"edge_location", "method", "distribution_domain", "viewer_host", "protocol", "protocol_version",
+	"ssl_protocol", "ssl_cipher", "edge_result", "edge_response_result", "edge_detailed_result",
+	"fle_status", "content_type",
+}
+
+// views are (re)created at every open, so that a newer keymeter can change
+// them without a migration.
+const views = `
+CREATE OR REPLACE VIEW events AS
+SELECT
+	CASE e.source WHEN 1 THEN 'cloudfront' WHEN 2 THEN 'cloudfront-realtime' WHEN 3 THEN 'apigateway' END AS source,
+	e.ts AS time,
+	split_part(e.rest, chr(9), 1) AS request_id,
+	k.fingerprint AS api_key,
+	k.customer AS customer,
+	CASE e.attribution WHEN 1 THEN 'no_key' WHEN 2 THEN 'key_truncated' END AS unattributed_reason,
+	nullif(d.method, '-') AS method,
+	p.path AS path,
+	e.status AS status,
+	nullif(d.edge_result, '-') AS edge_result,
+	nullif(d.edge_location, '-') AS edge_location,
+	e.bytes_sent AS bytes_sent,
+	e.bytes_received AS bytes_received,
+	e.time_taken AS time_taken_ms,
+	l.object AS object,
+	l.loaded_at AS loaded_at
+FROM event_rows e
+LEFT JOIN api_keys k ON k.id = e.key_id
+LEFT JOIN dict_dims d ON d.id = e.dims
+LEFT JOIN dict_paths p ON p.id = e.path
+LEFT JOIN loads l ON l.id = e.load_id;
+
+CREATE OR REPLACE VIEW cloudfront_logs AS
+SELECT
+	CAST(e.ts AS DATE) AS "date",
+	strftime(e.ts, '%H:%M:%S') AS "time",
+	d.edge_location AS x_edge_location,
+	e.bytes_sent AS sc_bytes,
+	split_part(e.rest, chr(9), 2) AS c_ip,
+	d.method AS cs_method,
+	d.distribution_domain AS cs_host,
+	p.raw AS cs_uri_stem,
+	CAST(e.status AS INTEGER) AS sc_status,
+	c.referer AS cs_referrer,
+	c.user_agent AS cs_user_agent,
+	split_part(e.rest, chr(9), 3) AS cs_uri_query,
+	split_part(e.rest, chr(9), 4) AS cs_cookie,
+	d.edge_result AS x_edge_result_type,
+	split_part(e.rest, chr(9), 1) AS x_edge_request_id,
+	d.viewer_host AS x_host_header,
+	d.protocol AS cs_protocol,
+	e.bytes_received AS cs_bytes,
+	CAST(e.time_taken AS DOUBLE) / 1000 AS time_taken,
+	split_part(e.rest, chr(9), 5) AS x_forwarded_for,
+	d.ssl_protocol AS ssl_protocol,
+	d.ssl_cipher AS ssl_cipher,
+	d.edge_response_result AS x_edge_response_result_type,
+	d.protocol_version AS cs_protocol_version,
+	d.fle_status AS fle_status,
+	e.fle_encrypted AS fle_encrypted_fields,
+	e.c_port AS c_port,
+	CAST(e.ttfb AS DOUBLE) / 1000 AS time_to_first_byte,
+	d.edge_detailed_result AS x_edge_detailed_result_type,
+	d.content_type AS sc_content_type,
+	e.content_len AS sc_content_len,
+	e.range_start AS sc_range_start,
+	e.range_end AS sc_range_end,
+	strftime(e.ts, '%Y') AS year,
+	strftime(e.ts, '%m') AS month,
+	strftime(e.ts, '%d') AS day
+FROM event_rows e
+JOIN dict_dims d ON d.id = e.dims
+JOIN dict_clients c ON c.id = e.client
+JOIN dict_paths p ON p.id = e.path
+WHERE e.source = 1;
+
+CREATE OR REPLACE MACRO approx_percentile(x, p) AS approx_quantile(x, p);
+CREATE OR REPLACE MACRO approx_distinct(x) AS approx_count_distinct(x);
+CREATE OR REPLACE MACRO regexp_like(s, pattern) AS regexp_matches(s, pattern);
+CREATE OR REPLACE MACRO url_extract_parameter(url, name) AS
+	nullif(regexp_extract(url, '[?&]' || name || '=([^&#]*)', 1), '');
+CREATE OR REPLACE MACRO from_unixtime(x) AS to_timestamp(x);
+`
