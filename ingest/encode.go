@@ -59,7 +59,8 @@ func (e *encoder) encode(ev *keymeter.Event, b *keymeter.Batch) keymeter.Attribu
 	id := xxh3.Hash128(ev.Fields[keymeter.FieldRequestID])
 	row.ID = [2]uint64{id.Hi, id.Lo}
 
-	if fp, ok := e.keys.fromQuery(ev.Fields[keymeter.FieldQuery]); ok {
+	fp, ok := e.redactFields(ev)
+	if ok {
 		row.KeyID = fp.ID
 		if e.markSent(fp.ID ^ keyTag) {
 			b.Keys = append(b.Keys, fp)
@@ -67,7 +68,6 @@ func (e *encoder) encode(ev *keymeter.Event, b *keymeter.Batch) keymeter.Attribu
 	} else {
 		row.Attribution = keymeter.NoKey
 	}
-	e.redactFields(ev)
 
 	row.Dims = e.tuple(b, keymeter.DictDims, e.layout.Dims, ev)
 	row.Client = e.tuple(b, keymeter.DictClient, e.layout.Client, ev)
@@ -88,16 +88,25 @@ func (e *encoder) encode(ev *keymeter.Event, b *keymeter.Batch) keymeter.Attribu
 const keyTag = 0x9e3779b97f4a7c15
 
 // redactFields replaces the fields of ev that may carry an API key by
-// copies with every key replaced by its fingerprint.
-func (e *encoder) redactFields(ev *keymeter.Event) {
+// copies with every key replaced by its fingerprint, and returns the key
+// found in the query string, which the request is attributed to.
+func (e *encoder) redactFields(ev *keymeter.Event) (keymeter.KeyFingerprint, bool) {
+	var key keymeter.KeyFingerprint
+	var found bool
 	for i, f := range redactable {
 		v := ev.Fields[f]
 		if v == nil || !e.keys.mayContainKey(v) {
 			continue
 		}
-		e.redacted[i] = e.keys.redact(e.redacted[i][:0], v)
+		var fp keymeter.KeyFingerprint
+		var ok bool
+		e.redacted[i], fp, ok = e.keys.redact(e.redacted[i][:0], v)
 		ev.Fields[f] = e.redacted[i]
+		if ok && f == keymeter.FieldQuery {
+			key, found = fp, true
+		}
 	}
+	return key, found
 }
 
 // markSent records id and reports whether it was new.

@@ -23,7 +23,6 @@ import (
 	"time"
 
 	"github.com/keymeter/keymeter"
-	"github.com/keymeter/keymeter/format/cloudfront"
 )
 
 // Input is one object to ingest, with a way to read it.
@@ -35,6 +34,9 @@ type Input struct {
 
 // Config tunes an ingest run. The zero value uses the defaults.
 type Config struct {
+	// Format is the name of the log format of the inputs (see
+	// FormatNames). Default: "cloudfront".
+	Format string
 	// KeyParams are the query-string parameters that carry the API key, in
 	// order of precedence. Default: DefaultKeyParams.
 	KeyParams []string
@@ -64,7 +66,7 @@ func (c *Config) setDefaults() {
 		c.BatchRows = 8192
 	}
 	if c.CommitRows <= 0 {
-		c.CommitRows = 1 << 21
+		c.CommitRows = 1 << 20
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -107,8 +109,9 @@ type Failed struct {
 
 // Ingester runs ingest jobs against a store.
 type Ingester struct {
-	store keymeter.Store
-	cfg   Config
+	store  keymeter.Store
+	cfg    Config
+	format Format
 }
 
 // New returns an Ingester writing to store.
@@ -117,7 +120,14 @@ func New(store keymeter.Store, cfg Config) (*Ingester, error) {
 		return nil, errors.New("ingest: no fingerprint secret")
 	}
 	cfg.setDefaults()
-	return &Ingester{store: store, cfg: cfg}, nil
+	f, err := lookupFormat(cfg.Format)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := f.NewParser(&cfg); err != nil {
+		return nil, err
+	}
+	return &Ingester{store: store, cfg: cfg, format: f}, nil
 }
 
 // message is what workers send the writer goroutine.
@@ -296,7 +306,6 @@ type worker struct {
 	free   chan *keymeter.Batch
 	enc    *encoder
 	keys   *keyFinder
-	parser cloudfront.Parser
 	ev     keymeter.Event
 	redact []byte
 }
@@ -308,7 +317,7 @@ func (in *Ingester) newWorker(msgs chan<- message, free chan *keymeter.Batch) *w
 		msgs: msgs,
 		free: free,
 		keys: keys,
-		enc:  newEncoder(keymeter.SourceCloudFront, keys),
+		enc:  newEncoder(in.format.Source, keys),
 	}
 }
 
@@ -365,7 +374,11 @@ func skipReason(obj keymeter.Object, prev *keymeter.ObjectRecord) string {
 // read parses an object's records and sends them on in batches.
 func (wk *worker) read(ctx context.Context, obj *keymeter.Object, rc io.Reader) error {
 	rec := &keymeter.ObjectRecord{Object: *obj, Status: keymeter.ObjectComplete}
-	wk.parser = cloudfront.Parser{}
+	parser, err := wk.in.format.NewParser(&wk.in.cfg)
+	if err != nil {
+		return err
+	}
+	source := wk.in.format.Source
 	batch := wk.newBatch(obj)
 	var rejects []keymeter.Reject
 	var lines, lineNo int64
@@ -392,7 +405,7 @@ func (wk *worker) read(ctx context.Context, obj *keymeter.Object, rc io.Reader) 
 	}
 	reject := func(line []byte, err error) {
 		r := keymeter.Reject{
-			Source: keymeter.SourceCloudFront, Object: obj.URI, Line: lineNo,
+			Source: source, Object: obj.URI, Line: lineNo,
 			Reason: err.Error(), At: wk.in.cfg.Now().UTC(),
 		}
 		var pe *keymeter.ParseError
@@ -411,9 +424,12 @@ func (wk *worker) read(ctx context.Context, obj *keymeter.Object, rc io.Reader) 
 		rec.Status, rec.Error = keymeter.ObjectPartial, "unreadable: "+readError(err)
 		return flush(true)
 	}
-	lr := newLineReader(src)
+	var records RecordReader = lineRecords{newLineReader(src)}
+	if wk.in.format.NewRecords != nil {
+		records = wk.in.format.NewRecords(src)
+	}
 	for {
-		line, err := lr.next()
+		line, err := records.Next()
 		if err == io.EOF {
 			break
 		}
@@ -429,7 +445,7 @@ func (wk *worker) read(ctx context.Context, obj *keymeter.Object, rc io.Reader) 
 			rec.Status, rec.Error = keymeter.ObjectPartial, readError(err)
 			break
 		}
-		ok, perr := wk.parser.Parse(line, &wk.ev)
+		ok, perr := parser.Parse(line, &wk.ev)
 		if perr != nil {
 			reject(line, perr)
 		} else if ok {
@@ -448,7 +464,7 @@ func (wk *worker) read(ctx context.Context, obj *keymeter.Object, rc io.Reader) 
 
 func (wk *worker) newBatch(obj *keymeter.Object) *keymeter.Batch {
 	b := <-wk.free
-	b.Source = keymeter.SourceCloudFront
+	b.Source = wk.in.format.Source
 	b.Object = obj
 	return b
 }
@@ -463,7 +479,7 @@ func (wk *worker) recycle(b *keymeter.Batch) {
 // redactLine returns a rejected line as text with every API key replaced
 // by its fingerprint, cut to keymeter.MaxRejectText.
 func (wk *worker) redactLine(line []byte) string {
-	out := wk.keys.redact(wk.redact[:0], line)
+	out, _, _ := wk.keys.redact(wk.redact[:0], line)
 	if len(out) > keymeter.MaxRejectText {
 		out = out[:keymeter.MaxRejectText]
 	}

@@ -15,11 +15,12 @@ var DefaultKeyParams = []string{"cf_api_key", "api_key", "apikey"}
 // keeps fingerprints of the keys it has seen in memory only: raw keys
 // never leave it.
 type keyFinder struct {
-	params [][]byte
-	fp     *keymeter.Fingerprinter
-	cache  map[string]keymeter.KeyFingerprint
-	buf1   []byte
-	buf2   []byte
+	params  [][]byte
+	fp      *keymeter.Fingerprinter
+	cache   map[string]keymeter.KeyFingerprint
+	buf1    []byte
+	buf2    []byte
+	scratch []byte
 }
 
 // maxCachedKeys bounds the fingerprint cache; it is cleared when full.
@@ -47,25 +48,24 @@ func (k *keyFinder) fingerprint(key []byte) keymeter.KeyFingerprint {
 }
 
 // fromQuery returns the fingerprint of the API key in a query string as
-// CloudFront logged it, and false when it carries none. The key is the
-// value of the first configured parameter present, decoded twice: once
-// for CloudFront's encoding, once for the client's. A '+' stays a '+'.
+// CloudFront logged it, and false when it carries none. See redact.
 func (k *keyFinder) fromQuery(query []byte) (keymeter.KeyFingerprint, bool) {
-	best, bestRank := []byte(nil), len(k.params)
-	forEachParam(query, '&', func(name, value []byte) {
-		if r := k.rank(name); r < bestRank && len(value) > 0 {
-			best, bestRank = value, r
-		}
-	})
-	if best == nil {
-		return keymeter.KeyFingerprint{}, false
+	var fp keymeter.KeyFingerprint
+	var ok bool
+	k.scratch, fp, ok = k.redact(k.scratch[:0], query)
+	return fp, ok
+}
+
+// keyOf returns the fingerprint of a key parameter's logged value, which
+// is decoded twice: once for CloudFront's encoding, once for the
+// client's. A '+' stays a '+'.
+func (k *keyFinder) keyOf(value []byte) keymeter.KeyFingerprint {
+	if bytes.IndexByte(value, '%') < 0 {
+		return k.fingerprint(value)
 	}
-	k.buf1 = cloudfront.Unescape(k.buf1[:0], best)
+	k.buf1 = cloudfront.Unescape(k.buf1[:0], value)
 	k.buf2 = cloudfront.Unescape(k.buf2[:0], k.buf1)
-	if len(k.buf2) == 0 {
-		return keymeter.KeyFingerprint{}, false
-	}
-	return k.fingerprint(k.buf2), true
+	return k.fingerprint(k.buf2)
 }
 
 // rank returns the precedence of a parameter name, or len(params) when
@@ -90,41 +90,60 @@ func (k *keyFinder) rank(name []byte) int {
 }
 
 // redact appends v to dst with the value of every key parameter replaced
-// by the fingerprint of that value. It works on query strings, URLs,
-// cookies and whole tab-separated lines alike: every '=' is looked at, a
-// parameter name starts after any of "?&;=/, \t", and a key's value runs
-// to the next '&', tab or the end. A key's value is never cut at ';', so
-// in a cookie the pairs after a key are hidden with it, but no part of a
-// key is ever left visible.
-func (k *keyFinder) redact(dst, v []byte) []byte {
+// by the fingerprint of that value, and returns the fingerprint of the
+// key the request is attributed to: the value of the first configured
+// parameter present (in order of precedence), if any.
+//
+// It works on query strings, URLs, cookies and whole tab-separated lines
+// alike: every '=' is looked at, a parameter name starts after any of
+// "?&;=/, " or a tab, and a key's value runs to the next '&', tab or the
+// end. A key's value is never cut at ';', so in a cookie the pairs after
+// a key are hidden with it, but no part of a key is ever left visible.
+func (k *keyFinder) redact(dst, v []byte) ([]byte, keymeter.KeyFingerprint, bool) {
+	var best keymeter.KeyFingerprint
+	bestRank := len(k.params)
 	if !k.mayContainKey(v) {
-		return append(dst, v...)
+		return append(dst, v...), best, false
 	}
 	for {
 		eqAt := bytes.IndexByte(v, '=')
 		if eqAt < 0 {
-			return append(dst, v...)
+			return append(dst, v...), best, bestRank < len(k.params)
 		}
-		nameStart := bytes.LastIndexAny(v[:eqAt], "?&;=/, \t") + 1
-		valueEnd := bytes.IndexAny(v[eqAt+1:], "&\t")
-		if valueEnd < 0 {
-			valueEnd = len(v)
-		} else {
-			valueEnd += eqAt + 1
+		nameStart := eqAt
+		for nameStart > 0 && !nameBoundary[v[nameStart-1]] {
+			nameStart--
+		}
+		valueEnd := eqAt + 1
+		for valueEnd < len(v) && v[valueEnd] != '&' && v[valueEnd] != '\t' {
+			valueEnd++
 		}
 		value := v[eqAt+1 : valueEnd]
-		if len(value) == 0 || k.rank(v[nameStart:eqAt]) == len(k.params) {
-			dst = append(dst, v[:eqAt+1]...)
+		r := len(k.params)
+		if len(value) > 0 {
+			r = k.rank(v[nameStart:eqAt])
+		}
+		dst = append(dst, v[:eqAt+1]...)
+		if r == len(k.params) {
 			v = v[eqAt+1:]
 			continue
 		}
-		dst = append(dst, v[:eqAt+1]...)
-		k.buf1 = cloudfront.Unescape(k.buf1[:0], value)
-		k.buf2 = cloudfront.Unescape(k.buf2[:0], k.buf1)
-		dst = append(dst, k.fingerprint(k.buf2).Fingerprint...)
+		fp := k.keyOf(value)
+		if r < bestRank {
+			best, bestRank = fp, r
+		}
+		dst = append(dst, fp.Fingerprint...)
 		v = v[valueEnd:]
 	}
 }
+
+// nameBoundary marks the bytes a parameter name can follow.
+var nameBoundary = func() (t [256]bool) {
+	for _, c := range []byte("?&;=/, \t") {
+		t[c] = true
+	}
+	return t
+}()
 
 // mayContainKey reports whether v could hold a key parameter, cheaply.
 func (k *keyFinder) mayContainKey(v []byte) bool {
@@ -143,19 +162,3 @@ func (k *keyFinder) mayContainKey(v []byte) bool {
 }
 
 var eq = []byte{'='}
-
-// forEachParam calls fn with the name and value of each sep-separated
-// name=value pair of a query string, as logged.
-func forEachParam(q []byte, sep byte, fn func(name, value []byte)) {
-	for len(q) > 0 {
-		pair := q
-		if i := bytes.IndexByte(q, sep); i >= 0 {
-			pair, q = q[:i], q[i+1:]
-		} else {
-			q = nil
-		}
-		if name, value, ok := bytes.Cut(pair, eq); ok {
-			fn(name, value)
-		}
-	}
-}

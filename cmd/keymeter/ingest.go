@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -13,6 +16,10 @@ import (
 	"github.com/keymeter/keymeter/ingest"
 	"github.com/keymeter/keymeter/source/file"
 )
+
+// ingestMemoryLimit caps the embedded database's memory during ingest,
+// unless the configuration says otherwise.
+const ingestMemoryLimit = "96MB"
 
 func (m *Main) runIngest(ctx context.Context, args []string) error {
 	fs := m.newFlagSet("ingest", "[flags] SOURCE...",
@@ -23,7 +30,7 @@ func (m *Main) runIngest(ctx context.Context, args []string) error {
 			"ingested, and the command then exits with status 3.")
 	var common commonFlags
 	common.register(fs, true)
-	format := fs.String("format", "cloudfront", "log `format` of the sources: cloudfront (standard logs)")
+	format := fs.String("format", "cloudfront", "log `format` of the sources: "+strings.Join(ingest.FormatNames(), ", "))
 	asJSON := fs.Bool("json", false, "print the summary as JSON")
 	strict := fs.Bool("strict", false, "exit with status 3 when any line was rejected")
 	workers := fs.Int("workers", 0, "files read in parallel (default: one per CPU)")
@@ -35,14 +42,22 @@ func (m *Main) runIngest(ctx context.Context, args []string) error {
 	if len(srcs) == 0 {
 		return &usageError{msg: "ingest: no SOURCE given", hint: "Usage: keymeter ingest [flags] SOURCE... (files, directories or glob patterns)"}
 	}
-	if *format != "cloudfront" {
-		return &usageError{msg: fmt.Sprintf("ingest: unknown --format %q (want cloudfront)", *format)}
+	if !slices.Contains(ingest.FormatNames(), *format) {
+		return &usageError{msg: fmt.Sprintf("ingest: unknown --format %q (want %s)", *format, strings.Join(ingest.FormatNames(), ", "))}
 	}
 	cfg, err := common.load(m.Getenv)
 	if err != nil {
 		return err
 	}
 
+	// Ingest streams: it needs little memory, and keeping it small keeps
+	// peak memory flat however many lines are read.
+	if cfg.MemoryLimit == "" {
+		cfg.MemoryLimit = ingestMemoryLimit
+	}
+	if m.Getenv("GOGC") == "" {
+		defer debug.SetGCPercent(debug.SetGCPercent(50))
+	}
 	files, argErrs := file.Expand(srcs)
 	db, err := cfg.openStore(ctx, false)
 	if err != nil {
@@ -59,6 +74,7 @@ func (m *Main) runIngest(ctx context.Context, args []string) error {
 		progress = &progressLine{w: m.Stderr, start: time.Now()}
 	}
 	in, err := ingest.New(db, ingest.Config{
+		Format:    *format,
 		KeyParams: cfg.KeyParams,
 		Secret:    secret,
 		Workers:   *workers,

@@ -143,6 +143,7 @@ type Parser struct {
 	declared int              // columns the current #Fields line declares; 0 when none
 	inferred [4][]keymeter.Field
 	header   error // why the current #Fields line is unusable, if it is
+	split    [][]byte
 }
 
 // Parse parses one line, without its line terminator. It returns false
@@ -163,10 +164,21 @@ func (p *Parser) Parse(line []byte, ev *keymeter.Event) (bool, error) {
 	if p.header != nil {
 		return false, &keymeter.ParseError{Err: p.header}
 	}
+	split := p.split[:0]
+	for rest := line; ; {
+		end := bytes.IndexByte(rest, '\t')
+		if end < 0 {
+			split = append(split, rest)
+			break
+		}
+		split = append(split, rest[:end])
+		rest = rest[end+1:]
+	}
+	p.split = split
+	n := len(split)
 	cols := p.cols
-	n := 1 + bytes.Count(line, tab)
 	if p.declared == 0 {
-		cols = p.inferLayout(n, line)
+		cols = p.inferLayout(split)
 		if cols == nil {
 			return false, &keymeter.ParseError{Err: fmt.Errorf("%w and %d fields match no CloudFront layout (19, 23, 26 or 33 fields)", ErrNoLayout, n)}
 		}
@@ -174,31 +186,18 @@ func (p *Parser) Parse(line []byte, ev *keymeter.Event) (bool, error) {
 	if n < len(cols) {
 		return false, &keymeter.ParseError{Err: fmt.Errorf("%w: %d fields, layout has %d (truncated record)", ErrFieldCount, n, len(cols))}
 	}
-	rest := line
-	for i := 0; ; i++ {
-		end := bytes.IndexByte(rest, '\t')
-		var v []byte
-		if end < 0 {
-			v = rest
-		} else {
-			v = rest[:end]
-		}
-		if i < len(cols) {
-			if f := cols[i]; f != skip {
-				ev.Fields[f] = v
-			}
-		} else if len(v) != 0 {
+	for _, v := range split[len(cols):] {
+		if len(v) != 0 {
 			return false, &keymeter.ParseError{Err: fmt.Errorf("%w: %d fields, layout has %d", ErrFieldCount, n, len(cols))}
 		}
-		if end < 0 {
-			break
+	}
+	for i, f := range cols {
+		if f != skip {
+			ev.Fields[f] = split[i]
 		}
-		rest = rest[end+1:]
 	}
 	return true, parseTyped(ev)
 }
-
-var tab = []byte{'\t'}
 
 func trimCR(b []byte) []byte {
 	if n := len(b); n > 0 && b[n-1] == '\r' {
@@ -247,16 +246,20 @@ func joinAnd(s []string) string {
 	return s[0]
 }
 
-// inferLayout returns the historical layout for a record of n fields in a
-// file without a #Fields line, allowing trailing empty fields.
-func (p *Parser) inferLayout(n int, line []byte) []keymeter.Field {
+// inferLayout returns the historical layout for a record split into
+// fields, in a file without a #Fields line, allowing trailing empty
+// fields.
+func (p *Parser) inferLayout(split [][]byte) []keymeter.Field {
+	n := len(split)
 	for i := len(historicalCounts) - 1; i >= 0; i-- {
 		c := historicalCounts[i]
 		if n < c {
 			continue
 		}
-		if n > c && !emptyAfter(line, c) {
-			return nil
+		for _, v := range split[c:] {
+			if len(v) != 0 {
+				return nil
+			}
 		}
 		if p.inferred[i] == nil {
 			cols := make([]keymeter.Field, c)
@@ -268,13 +271,4 @@ func (p *Parser) inferLayout(n int, line []byte) []keymeter.Field {
 		return p.inferred[i]
 	}
 	return nil
-}
-
-// emptyAfter reports whether every field after the first c is empty.
-func emptyAfter(line []byte, c int) bool {
-	for i := 0; i < c; i++ {
-		j := bytes.IndexByte(line, '\t')
-		line = line[j+1:]
-	}
-	return len(bytes.Trim(line, "\t")) == 0
 }

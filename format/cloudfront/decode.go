@@ -1,6 +1,10 @@
 package cloudfront
 
-import "github.com/keymeter/keymeter"
+import (
+	"bytes"
+
+	"github.com/keymeter/keymeter"
+)
 
 // Unescape appends v, decoded once, to dst. CloudFront percent-encodes
 // control characters, non-ASCII bytes, space and < > " # % { } | \ ^ ~ [ ] `
@@ -12,18 +16,22 @@ func Unescape(dst, v []byte) []byte {
 	if isNull(v) {
 		return dst
 	}
-	for i := 0; i < len(v); i++ {
-		c := v[i]
-		if c == '%' && i+2 < len(v) {
+	for {
+		i := bytes.IndexByte(v, '%')
+		if i < 0 {
+			return append(dst, v...)
+		}
+		dst = append(dst, v[:i]...)
+		if i+2 < len(v) {
 			if h, ok := unhex2(v[i+1], v[i+2]); ok {
 				dst = append(dst, h)
-				i += 2
+				v = v[i+3:]
 				continue
 			}
 		}
-		dst = append(dst, c)
+		dst = append(dst, '%')
+		v = v[i+1:]
 	}
-	return dst
 }
 
 // UnescapeUserAgent decodes a user agent: once, like Unescape, and then

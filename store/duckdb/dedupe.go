@@ -12,96 +12,114 @@ type hourKey struct {
 	hour   int64 // Unix hours
 }
 
+const microsPerHour = 3_600_000_000
+
 func hourOf(src keymeter.Source, us int64) hourKey {
-	h := us / 3_600_000_000
-	if us < 0 && us%3_600_000_000 != 0 {
+	h := us / microsPerHour
+	if us < 0 && us%microsPerHour != 0 {
 		h--
 	}
 	return hourKey{src, h}
 }
 
-// idSet holds the IDs of the events of one hour.
-type idSet struct {
+// committedSet holds the committed event IDs of one hour.
+type committedSet struct {
 	key hourKey
-	ids map[[2]uint64]struct{}
+	ids *idSet
 	lru *list.Element
 }
 
-// seenIDs remembers the event IDs of recently used hours, so that a
-// duplicate is recognised without asking the database. Duplicate records
-// carry the same timestamp, so an event only needs checking against the
-// IDs of its own hour. The sets are loaded lazily, from the database for
-// hours that had events before, and evicted least recently used first, so
-// memory stays below a fixed budget however large the store grows.
+// seenIDs tells whether an event ID is already stored. A duplicate record
+// carries the same timestamp as its original, so an event only needs
+// checking against the IDs of its own hour.
+//
+// IDs written in the open transaction are held in one pending set until it
+// commits. Committed IDs are loaded from the database an hour at a time,
+// only for hours that have events, and evicted least recently used first:
+// memory stays below budget + pending IDs however large the store grows.
 type seenIDs struct {
-	budget  int // most IDs held in memory
+	budget  int
 	held    int
-	sets    map[hourKey]*idSet
+	sets    map[hourKey]*committedSet
 	order   *list.List // front: most recently used
 	counts  map[hourKey]int64
-	load    func(hourKey) (map[[2]uint64]struct{}, error)
-	loading int // number of loads from the database, for tests
+	pending *idSet            // IDs written in the open transaction
+	added   map[hourKey]int64 // pending IDs per hour
+	load    func(hourKey) (*idSet, error)
+	loads   int // loads from the database, for tests
 }
 
-func newSeenIDs(budget int, counts map[hourKey]int64, load func(hourKey) (map[[2]uint64]struct{}, error)) *seenIDs {
-	return &seenIDs{budget: budget, sets: map[hourKey]*idSet{}, order: list.New(), counts: counts, load: load}
+func newSeenIDs(budget int, counts map[hourKey]int64, load func(hourKey) (*idSet, error)) *seenIDs {
+	return &seenIDs{
+		budget: budget, sets: map[hourKey]*committedSet{}, order: list.New(),
+		counts: counts, pending: newIDSet(1 << 16), added: map[hourKey]int64{}, load: load,
+	}
 }
 
-// set returns the ID set of an hour, loading it if needed.
-func (s *seenIDs) set(k hourKey) (*idSet, error) {
+// committed returns the committed IDs of hour k, or nil when the hour has
+// no committed events.
+func (s *seenIDs) committed(k hourKey) (*idSet, error) {
+	if s.counts[k] == 0 {
+		return nil, nil
+	}
 	if st := s.sets[k]; st != nil {
 		s.order.MoveToFront(st.lru)
-		return st, nil
+		return st.ids, nil
 	}
-	var ids map[[2]uint64]struct{}
-	if s.counts[k] > 0 {
-		var err error
-		if ids, err = s.load(k); err != nil {
-			return nil, err
-		}
-		s.loading++
-	} else {
-		ids = make(map[[2]uint64]struct{})
+	ids, err := s.load(k)
+	if err != nil {
+		return nil, err
 	}
-	st := &idSet{key: k, ids: ids}
+	s.loads++
+	st := &committedSet{key: k, ids: ids}
 	st.lru = s.order.PushFront(st)
 	s.sets[k] = st
-	s.held += len(ids)
+	s.held += ids.len()
 	s.evict(st)
-	return st, nil
+	return ids, nil
 }
 
-// add records an ID as stored; it reports false when it already was.
-func (s *seenIDs) add(st *idSet, id [2]uint64) bool {
-	if _, dup := st.ids[id]; dup {
+// add records id, of an event in hour k, as written in the open
+// transaction, and reports false when it was already.
+func (s *seenIDs) add(k hourKey, id [2]uint64) bool {
+	if !s.pending.add(id) {
 		return false
 	}
-	st.ids[id] = struct{}{}
-	s.counts[st.key]++
-	s.held++
+	s.added[k]++
 	return true
 }
 
-// evict drops least recently used sets, except keep, until the budget is
-// met.
-func (s *seenIDs) evict(keep *idSet) {
+// evict drops least recently used sets other than keep until the budget
+// is met.
+func (s *seenIDs) evict(keep *committedSet) {
 	for s.held > s.budget {
 		e := s.order.Back()
-		st := e.Value.(*idSet)
+		st := e.Value.(*committedSet)
 		if st == keep {
 			return
 		}
 		s.order.Remove(e)
 		delete(s.sets, st.key)
-		s.held -= len(st.ids)
+		s.held -= st.ids.len()
 	}
 }
 
-// forget drops every set: after a rollback, the sets may hold IDs that
-// were never stored.
-func (s *seenIDs) forget(counts map[hourKey]int64) {
-	s.sets = map[hourKey]*idSet{}
-	s.order.Init()
-	s.held = 0
-	s.counts = counts
+// commit counts the pending IDs as committed. The loaded sets of the
+// hours they belong to are dropped, to be loaded again when needed.
+func (s *seenIDs) commit() {
+	for k, n := range s.added {
+		s.counts[k] += n
+		if st := s.sets[k]; st != nil {
+			s.order.Remove(st.lru)
+			delete(s.sets, k)
+			s.held -= st.ids.len()
+		}
+	}
+	s.rollback()
+}
+
+// rollback forgets the pending IDs.
+func (s *seenIDs) rollback() {
+	clear(s.added)
+	s.pending.clear()
 }

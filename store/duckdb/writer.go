@@ -4,8 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
+	"errors"
 	"fmt"
-	"maps"
+	"runtime"
 	"strings"
 	"time"
 
@@ -14,32 +15,51 @@ import (
 	"github.com/keymeter/keymeter"
 )
 
-// writer implements keymeter.Writer on one dedicated connection. Rows go
-// through the raw appender into the connection's open transaction;
-// everything else is plain SQL in the same transaction, so a Commit makes
-// rows, dictionary entries, keys, rejects, object records and hour counts
-// durable together.
+// writer implements keymeter.Writer on one dedicated connection holding
+// one transaction at a time. Rows stream into the transaction through an
+// INSERT statement fed by keymeter_rows (see rows.go); at Commit the
+// statement ends, and dictionary entries, keys, rejects, object records
+// and hour counts are written in the same transaction before it commits.
 type writer struct {
 	db   *DB
 	conn *sql.Conn
-	app  *rowAppender
-	rej  *duckdb.Appender
 
-	inTx      bool
-	seen      *seenIDs
-	committed map[hourKey]int64 // hour counts as of the last commit
-	delta     map[hourKey]int64 // rows added per hour since the last commit
+	inTx bool
+	ins  *insert // the running INSERT statement, nil when none
+	cur  *rowChunk
+	free chan *rowChunk
 
-	loads    map[string]uint32 // object URI (or "" for streams, per source) to load ID
+	seen     *seenIDs
+	loads    map[string]uint32 // source and object URI to load ID
+	newLoads []loadRow
 	nextLoad uint32
 	known    map[uint64]struct{} // dictionary entries and keys known to be stored
 	dict     []keymeter.DictEntry
 	keys     []keymeter.KeyFingerprint
 	objects  []keymeter.ObjectRecord
+	rejects  []keymeter.Reject
+}
+
+type loadRow struct {
+	id     uint32
+	source keymeter.Source
+	object string
+	at     time.Time
+}
+
+// insert is one running INSERT ... SELECT FROM keymeter_rows() statement.
+type insert struct {
+	chunks chan *rowChunk
+	done   chan error // receives the statement's result, once
+	err    error
+	ended  bool
 }
 
 // maxKnown bounds writer.known; it is cleared when full.
 const maxKnown = 1 << 20
+
+// keyTag keeps key IDs and dictionary IDs apart in writer.known.
+const keyTag = 0x9e3779b97f4a7c15
 
 // NewWriter implements keymeter.Store.
 func (s *DB) NewWriter(ctx context.Context) (keymeter.Writer, error) {
@@ -55,7 +75,7 @@ func (s *DB) NewWriter(ctx context.Context) (keymeter.Writer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open writer connection: %w", err)
 	}
-	w := &writer{db: s, conn: conn, loads: map[string]uint32{}, known: map[uint64]struct{}{}, delta: map[hourKey]int64{}}
+	w := &writer{db: s, conn: conn, loads: map[string]uint32{}, known: map[uint64]struct{}{}}
 	if err := w.init(ctx); err != nil {
 		conn.Close()
 		return nil, err
@@ -85,61 +105,112 @@ func (w *writer) init(ctx context.Context) error {
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("read event hours: %w", err)
 	}
-	w.committed = maps.Clone(counts)
 	w.seen = newSeenIDs(w.db.opts.SeenBudget, counts, w.loadHour)
 	if err := w.conn.QueryRowContext(ctx, `SELECT coalesce(max(id), 0) FROM loads`).Scan(&w.nextLoad); err != nil {
 		return fmt.Errorf("read loads: %w", err)
 	}
-	return w.conn.Raw(func(dc any) error {
-		var err error
-		w.app, err = newRowAppender(dc.(driver.Conn))
-		if err != nil {
-			return err
-		}
-		w.rej, err = duckdb.NewAppenderFromConn(dc.(driver.Conn), "", "rejects")
-		if err != nil {
-			w.app.close()
-			return fmt.Errorf("create rejects appender: %w", err)
-		}
-		return nil
+	// Rows may be stored out of order within a transaction, so that every
+	// thread can write its own row groups.
+	if _, err := w.conn.ExecContext(ctx, `SET preserve_insertion_order = false`); err != nil {
+		return fmt.Errorf("configure writer: %w", err)
+	}
+	threads := runtime.GOMAXPROCS(0)
+	w.free = make(chan *rowChunk, 2*threads+4)
+	for range cap(w.free) {
+		w.free <- &rowChunk{}
+	}
+	return duckdb.RegisterTableUDF(w.conn, "keymeter_rows", duckdb.ParallelChunkTableFunction{
+		BindArguments: func(map[string]any, ...any) (duckdb.ParallelChunkTableSource, error) {
+			if w.ins == nil {
+				return nil, errors.New("keymeter_rows is only for keymeter's writer")
+			}
+			return &rowSource{chunks: w.ins.chunks, free: w.free, threads: threads}, nil
+		},
 	})
 }
 
-// begin opens the transaction if none is open.
-func (w *writer) begin(ctx context.Context) error {
-	if w.inTx {
-		return nil
-	}
-	if _, err := w.conn.ExecContext(ctx, `BEGIN TRANSACTION`); err != nil {
-		return fmt.Errorf("begin: %w", err)
-	}
-	w.inTx = true
-	return nil
-}
-
-// loadHour reads the IDs stored for one hour, including this
-// transaction's.
-func (w *writer) loadHour(k hourKey) (map[[2]uint64]struct{}, error) {
+// loadHour reads the committed IDs of one hour. It uses a connection of
+// its own: the writer's is busy with the running INSERT.
+func (w *writer) loadHour(k hourKey) (*idSet, error) {
 	ctx := context.Background()
-	if err := w.conn.Raw(func(any) error { return w.app.flush() }); err != nil {
-		return nil, err
-	}
-	from := time.UnixMicro(k.hour * 3_600_000_000).UTC()
-	rows, err := w.conn.QueryContext(ctx, `SELECT id_hi, id_lo FROM event_rows WHERE source = ? AND ts >= ? AND ts < ?`,
+	from := time.UnixMicro(k.hour * microsPerHour).UTC()
+	rows, err := w.db.db.QueryContext(ctx, `SELECT id_hi, id_lo FROM event_rows WHERE source = ? AND ts >= ? AND ts < ?`,
 		uint8(k.source), from, from.Add(time.Hour))
 	if err != nil {
 		return nil, fmt.Errorf("read event IDs: %w", err)
 	}
 	defer rows.Close()
-	ids := make(map[[2]uint64]struct{}, w.seen.counts[k])
+	ids := newIDSet(int(w.seen.counts[k]))
 	for rows.Next() {
 		var hi, lo int64
 		if err := rows.Scan(&hi, &lo); err != nil {
 			return nil, fmt.Errorf("read event IDs: %w", err)
 		}
-		ids[[2]uint64{uint64(hi), uint64(lo)}] = struct{}{}
+		ids.add([2]uint64{uint64(hi), uint64(lo)})
 	}
 	return ids, rows.Err()
+}
+
+// begin opens the transaction and starts the INSERT statement if needed.
+func (w *writer) begin(ctx context.Context) error {
+	if !w.inTx {
+		if _, err := w.conn.ExecContext(ctx, `BEGIN TRANSACTION`); err != nil {
+			return fmt.Errorf("begin: %w", err)
+		}
+		w.inTx = true
+	}
+	if w.ins != nil {
+		return nil
+	}
+	ins := &insert{chunks: make(chan *rowChunk), done: make(chan error, 1)}
+	w.ins = ins
+	go func() {
+		_, err := w.conn.ExecContext(context.Background(), `INSERT INTO event_rows SELECT * FROM keymeter_rows()`)
+		ins.done <- err
+	}()
+	return nil
+}
+
+// send hands a full chunk to the running statement.
+func (w *writer) send(ctx context.Context, c *rowChunk) error {
+	select {
+	case w.ins.chunks <- c:
+		return nil
+	case err := <-w.ins.done:
+		w.ins.ended, w.ins.err = true, err
+		if err == nil {
+			err = errors.New("the insert statement ended early")
+		}
+		return fmt.Errorf("store rows: %w", err)
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
+}
+
+// endInsert sends the last chunk, ends the statement and waits for it.
+func (w *writer) endInsert(ctx context.Context) error {
+	if w.ins == nil {
+		return nil
+	}
+	ins := w.ins
+	var err error
+	if w.cur != nil && w.cur.n > 0 && !ins.ended {
+		err = w.send(ctx, w.cur)
+		w.cur = nil
+	}
+	if !ins.ended {
+		close(ins.chunks)
+		ins.err = <-ins.done
+		ins.ended = true
+	}
+	w.ins = nil
+	if err != nil {
+		return err
+	}
+	if ins.err != nil {
+		return fmt.Errorf("store rows: %w", ins.err)
+	}
+	return nil
 }
 
 // Write implements keymeter.Writer.
@@ -148,34 +219,37 @@ func (w *writer) Write(ctx context.Context, b *keymeter.Batch) (keymeter.WriteRe
 	if err := w.begin(ctx); err != nil {
 		return res, err
 	}
-	load, err := w.load(ctx, b)
-	if err != nil {
-		return res, err
-	}
-	err = w.conn.Raw(func(any) error {
-		var set *idSet
-		for i := range b.Rows {
-			r := &b.Rows[i]
-			if k := hourOf(b.Source, r.Time); set == nil || set.key != k {
-				if set, err = w.seen.set(k); err != nil {
-					return err
-				}
+	load := w.load(b)
+	var (
+		curKey    = hourKey{hour: -1 << 62}
+		committed *idSet
+		err       error
+	)
+	for i := range b.Rows {
+		r := &b.Rows[i]
+		k := hourOf(b.Source, r.Time)
+		if k != curKey {
+			if committed, err = w.seen.committed(k); err != nil {
+				return res, err
 			}
-			if !w.seen.add(set, r.ID) {
-				res.Duplicates++
-				continue
-			}
-			w.delta[set.key]++
-			res.Stored++
-			res.ByAttribution[r.Attribution]++
-			if err := w.app.add(b.Source, r, b.RestOf(i), load); err != nil {
-				return err
-			}
+			curKey = k
 		}
-		return nil
-	})
-	if err != nil {
-		return res, err
+		if committed != nil && committed.has(r.ID) || !w.seen.add(k, r.ID) {
+			res.Duplicates++
+			continue
+		}
+		res.Stored++
+		res.ByAttribution[r.Attribution]++
+		if w.cur == nil {
+			w.cur = <-w.free
+		}
+		w.cur.add(b.Source, r, b.RestOf(i), load)
+		if w.cur.n == chunkRows {
+			if err := w.send(ctx, w.cur); err != nil {
+				return res, err
+			}
+			w.cur = nil
+		}
 	}
 	for _, e := range b.Dict {
 		if w.learn(e.ID) {
@@ -190,9 +264,6 @@ func (w *writer) Write(ctx context.Context, b *keymeter.Batch) (keymeter.WriteRe
 	return res, nil
 }
 
-// keyTag keeps key IDs and dictionary IDs apart in writer.known.
-const keyTag = 0x9e3779b97f4a7c15
-
 // learn records id as stored (from the next commit on) and reports
 // whether it was new.
 func (w *writer) learn(id uint64) bool {
@@ -206,44 +277,30 @@ func (w *writer) learn(id uint64) bool {
 	return true
 }
 
-// load returns the load ID for a batch's object, recording new loads.
-func (w *writer) load(ctx context.Context, b *keymeter.Batch) (uint32, error) {
+// load returns the load ID for a batch's object, noting new loads.
+func (w *writer) load(b *keymeter.Batch) uint32 {
 	name := ""
 	if b.Object != nil {
 		name = b.Object.URI
 	}
-	key := fmt.Sprintf("%d\x00%s", b.Source, name)
+	key := string(rune(b.Source)) + name
 	if id, ok := w.loads[key]; ok {
-		return id, nil
+		return id
 	}
 	w.nextLoad++
-	id := w.nextLoad
-	var object any
-	if b.Object != nil {
-		object = name
-	}
-	_, err := w.conn.ExecContext(ctx, `INSERT INTO loads VALUES (?, ?, ?, ?)`, id, uint8(b.Source), object, w.db.opts.Now().UTC())
-	if err != nil {
-		return 0, fmt.Errorf("record load: %w", err)
-	}
-	w.loads[key] = id
-	return id, nil
+	w.loads[key] = w.nextLoad
+	w.newLoads = append(w.newLoads, loadRow{id: w.nextLoad, source: b.Source, object: name, at: w.db.opts.Now().UTC()})
+	return w.nextLoad
 }
 
-// Reject implements keymeter.Writer.
+// Reject implements keymeter.Writer. Rejects are kept in memory until the
+// commit; the caller commits often enough to bound them.
 func (w *writer) Reject(ctx context.Context, rejects []keymeter.Reject) error {
 	if err := w.begin(ctx); err != nil {
 		return err
 	}
-	return w.conn.Raw(func(any) error {
-		for _, r := range rejects {
-			text := strings.ToValidUTF8(r.Text, "\uFFFD")
-			if err := w.rej.AppendRow(uint8(r.Source), r.Object, r.Line, r.Field, r.Reason, text, r.At.UTC()); err != nil {
-				return fmt.Errorf("keep reject: %w", err)
-			}
-		}
-		return nil
-	})
+	w.rejects = append(w.rejects, rejects...)
+	return nil
 }
 
 // FinishObject implements keymeter.Writer.
@@ -260,166 +317,229 @@ func (w *writer) Commit(ctx context.Context) error {
 	if !w.inTx {
 		return nil
 	}
-	err := w.conn.Raw(func(any) error {
-		if err := w.app.flush(); err != nil {
+	steps := []func(context.Context) error{
+		w.endInsert, w.writeDict, w.writeLoads, w.writeRejects, w.writeObjects, w.writeHours,
+	}
+	for _, step := range steps {
+		if err := step(ctx); err != nil {
+			w.rollback()
 			return err
 		}
-		if err := w.rej.Flush(); err != nil {
-			return fmt.Errorf("flush rejects: %w", err)
-		}
-		return nil
-	})
-	if err == nil {
-		err = w.writeDict(ctx)
 	}
-	if err == nil {
-		err = w.writeKeys(ctx)
-	}
-	if err == nil {
-		err = w.writeObjects(ctx)
-	}
-	if err == nil {
-		err = w.writeHours(ctx)
-	}
-	if err == nil {
-		if _, err = w.conn.ExecContext(ctx, `COMMIT`); err != nil {
-			err = fmt.Errorf("commit: %w", err)
-		}
-	}
-	if err != nil {
+	if _, err := w.conn.ExecContext(ctx, `COMMIT`); err != nil {
 		w.rollback()
-		return err
+		return fmt.Errorf("commit: %w", err)
 	}
 	w.inTx = false
-	for k, n := range w.delta {
-		w.committed[k] += n
-	}
-	clear(w.delta)
-	w.dict, w.keys, w.objects = w.dict[:0], w.keys[:0], w.objects[:0]
+	w.seen.commit()
+	w.reset()
 	return nil
+}
+
+// reset forgets what the finished transaction wrote.
+func (w *writer) reset() {
+	w.dict, w.keys, w.objects, w.rejects, w.newLoads = w.dict[:0], w.keys[:0], w.objects[:0], w.rejects[:0], w.newLoads[:0]
 }
 
 // rollback abandons the transaction and everything remembered about it.
 func (w *writer) rollback() {
+	w.endInsert(context.Background())
 	if w.inTx {
 		w.conn.ExecContext(context.Background(), `ROLLBACK`)
 		w.inTx = false
 	}
-	w.conn.Raw(func(any) error {
-		w.app.clear()
-		w.rej.Clear()
-		return nil
-	})
-	clear(w.delta)
+	if w.cur != nil {
+		w.cur.reset()
+		w.free <- w.cur
+		w.cur = nil
+	}
+	w.seen.rollback()
 	clear(w.known)
 	clear(w.loads)
-	w.dict, w.keys, w.objects = w.dict[:0], w.keys[:0], w.objects[:0]
-	w.seen.forget(maps.Clone(w.committed))
+	w.reset()
 }
 
 // Close implements keymeter.Writer: it rolls back anything not committed.
 func (w *writer) Close() error {
-	if w.app == nil {
+	if w.conn == nil {
 		return nil
 	}
-	if w.inTx {
-		w.rollback()
-	}
-	w.conn.Raw(func(any) error {
-		w.app.close()
-		w.rej.Clear()
-		w.rej.Close()
-		return nil
-	})
-	w.app = nil
+	w.rollback()
 	err := w.conn.Close()
+	w.conn = nil
 	w.db.mu.Lock()
 	w.db.writer = false
 	w.db.mu.Unlock()
 	return err
 }
 
-// writeDict stores new dictionary entries and checks them for hash
-// collisions: an ID already stored with different values is an error.
+// writeLoads records the loads of this transaction.
+func (w *writer) writeLoads(ctx context.Context) error {
+	for start := 0; start < len(w.newLoads); start += 500 {
+		loads := w.newLoads[start:min(start+500, len(w.newLoads))]
+		args := make([]any, 0, 4*len(loads))
+		for _, l := range loads {
+			var object any
+			if l.object != "" {
+				object = l.object
+			}
+			args = append(args, l.id, uint8(l.source), object, l.at)
+		}
+		if _, err := w.conn.ExecContext(ctx, `INSERT INTO loads VALUES `+placeholders(len(loads), 4), args...); err != nil {
+			return fmt.Errorf("record loads: %w", err)
+		}
+	}
+	return nil
+}
+
+// writeDict stores new dictionary entries and key fingerprints, in a
+// transaction of their own on another connection, and checks entries for
+// hash collisions: an ID already stored with other values is an error.
+// Entries committed without the events that use them are harmless, and
+// keeping them out of the events' transaction keeps that one lean.
 func (w *writer) writeDict(ctx context.Context) error {
-	if len(w.dict) == 0 {
+	if len(w.dict) == 0 && len(w.keys) == 0 {
 		return nil
 	}
+	tx, err := w.db.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("store dictionary: %w", err)
+	}
+	defer tx.Rollback()
+	byKind := map[keymeter.DictKind][]keymeter.DictEntry{}
 	for _, e := range w.dict {
-		var q string
-		args := []any{int64(e.ID), uint8(e.Source)}
-		switch e.Kind {
-		case keymeter.DictPath:
-			q = `INSERT OR IGNORE INTO dict_paths VALUES (?, ?, ?, ?)`
-		case keymeter.DictClient:
-			q = `INSERT OR IGNORE INTO dict_clients VALUES (?, ?, ?, ?)`
-		case keymeter.DictDims:
-			q = `INSERT OR IGNORE INTO dict_dims VALUES (?, ?` + strings.Repeat(", ?", len(dimsColumns)) + `)`
-		default:
-			return fmt.Errorf("unknown dictionary kind %d", e.Kind)
-		}
-		for _, v := range e.Values {
-			args = append(args, v)
-		}
-		for len(args) < strings.Count(q, "?") {
-			args = append(args, nil)
-		}
-		if _, err := w.conn.ExecContext(ctx, q, args...); err != nil {
-			return fmt.Errorf("store dictionary entry: %w", err)
-		}
-		if err := w.checkCollision(ctx, e); err != nil {
+		byKind[e.Kind] = append(byKind[e.Kind], e)
+	}
+	for kind, entries := range byKind {
+		if err := insertDict(ctx, tx, kind, entries); err != nil {
 			return err
 		}
 	}
-	return nil
-}
-
-// checkCollision returns an error when the stored entry with e's ID holds
-// other values than e.
-func (w *writer) checkCollision(ctx context.Context, e keymeter.DictEntry) error {
-	var q string
-	switch e.Kind {
-	case keymeter.DictPath:
-		q = `SELECT raw FROM dict_paths WHERE id = ?`
-	case keymeter.DictClient:
-		q = `SELECT coalesce(user_agent, '') || chr(9) || coalesce(referer, '') FROM dict_clients WHERE id = ?`
-	case keymeter.DictDims:
-		q = `SELECT concat_ws(chr(9), ` + strings.Join(dimsColumns, ", ") + `) FROM dict_dims WHERE id = ?`
+	for start := 0; start < len(w.keys); start += 500 {
+		keys := w.keys[start:min(start+500, len(w.keys))]
+		args := make([]any, 0, 3*len(keys))
+		for _, k := range keys {
+			args = append(args, int64(k.ID), k.Fingerprint, k.Hint)
+		}
+		q := `INSERT OR IGNORE INTO api_keys (id, fingerprint, hint) VALUES ` + placeholders(len(keys), 3)
+		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+			return fmt.Errorf("store key fingerprints: %w", err)
+		}
 	}
-	var have string
-	if err := w.conn.QueryRowContext(ctx, q, int64(e.ID)).Scan(&have); err != nil {
-		return fmt.Errorf("check dictionary entry: %w", err)
-	}
-	want := e.Values[0]
-	if e.Kind != keymeter.DictPath {
-		want = strings.Join(e.Values, "\t")
-	}
-	if have != want {
-		return fmt.Errorf("dictionary hash collision on %x: %q and %q", e.ID, have, want)
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("store dictionary: %w", err)
 	}
 	return nil
 }
 
-// writeKeys stores fingerprints seen in logs that are not yet known.
-func (w *writer) writeKeys(ctx context.Context) error {
-	for _, k := range w.keys {
-		_, err := w.conn.ExecContext(ctx, `INSERT OR IGNORE INTO api_keys (id, fingerprint, hint) VALUES (?, ?, ?)`, int64(k.ID), k.Fingerprint, k.Hint)
+// dictTables gives, per kind, the table and the expression that joins an
+// entry's values with tabs, for the collision check.
+var dictTables = map[keymeter.DictKind]struct{ table, values string }{
+	keymeter.DictPath:   {"dict_paths", "raw || chr(9) || path"},
+	keymeter.DictClient: {"dict_clients", "concat_ws(chr(9), user_agent, referer)"},
+	keymeter.DictDims:   {"dict_dims", "concat_ws(chr(9), " + strings.Join(dimsColumns, ", ") + ")"},
+}
+
+// insertDict stores entries of one kind, 500 to a statement.
+func insertDict(ctx context.Context, tx *sql.Tx, kind keymeter.DictKind, entries []keymeter.DictEntry) error {
+	t, ok := dictTables[kind]
+	if !ok {
+		return fmt.Errorf("unknown dictionary kind %d", kind)
+	}
+	width := 2 + len(entries[0].Values)
+	if kind == keymeter.DictDims {
+		width = 2 + len(dimsColumns)
+	}
+	for start := 0; start < len(entries); start += 500 {
+		chunk := entries[start:min(start+500, len(entries))]
+		args := make([]any, 0, width*len(chunk))
+		idArgs := make([]any, 0, len(chunk))
+		want := make(map[int64]string, len(chunk))
+		for _, e := range chunk {
+			args = append(args, int64(e.ID), uint8(e.Source))
+			for _, v := range e.Values {
+				args = append(args, v)
+			}
+			for range width - 2 - len(e.Values) {
+				args = append(args, nil)
+			}
+			idArgs = append(idArgs, int64(e.ID))
+			want[int64(e.ID)] = strings.Join(e.Values, "\t")
+		}
+		q := `INSERT OR IGNORE INTO ` + t.table + ` VALUES ` + placeholders(len(chunk), width)
+		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+			return fmt.Errorf("store dictionary entries: %w", err)
+		}
+		rows, err := tx.QueryContext(ctx, `SELECT id, `+t.values+` FROM `+t.table+` WHERE id IN (`+qmarks(len(idArgs))+`)`, idArgs...)
 		if err != nil {
-			return fmt.Errorf("store key fingerprint: %w", err)
+			return fmt.Errorf("check dictionary entries: %w", err)
+		}
+		for rows.Next() {
+			var id int64
+			var have string
+			if err := rows.Scan(&id, &have); err != nil {
+				rows.Close()
+				return fmt.Errorf("check dictionary entries: %w", err)
+			}
+			if have != want[id] {
+				rows.Close()
+				return fmt.Errorf("dictionary hash collision on %x: %q and %q", uint64(id), have, want[id])
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("check dictionary entries: %w", err)
 		}
 	}
 	return nil
+}
+
+// qmarks returns n comma-separated question marks.
+func qmarks(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
+}
+
+// placeholders returns n groups of width question marks: "(?, ?), (?, ?)".
+func placeholders(n, width int) string {
+	return strings.TrimSuffix(strings.Repeat("("+qmarks(width)+"), ", n), ", ")
+}
+
+// writeRejects stores the rejected records of this transaction.
+func (w *writer) writeRejects(ctx context.Context) error {
+	if len(w.rejects) == 0 {
+		return nil
+	}
+	return w.conn.Raw(func(dc any) error {
+		app, err := duckdb.NewAppenderFromConn(dc.(driver.Conn), "", "rejects")
+		if err != nil {
+			return fmt.Errorf("keep rejects: %w", err)
+		}
+		for _, r := range w.rejects {
+			text := strings.ToValidUTF8(r.Text, "\uFFFD")
+			if err := app.AppendRow(uint8(r.Source), r.Object, r.Line, r.Field, r.Reason, text, r.At.UTC()); err != nil {
+				app.Close()
+				return fmt.Errorf("keep reject: %w", err)
+			}
+		}
+		if err := app.Close(); err != nil {
+			return fmt.Errorf("keep rejects: %w", err)
+		}
+		return nil
+	})
 }
 
 // writeObjects records finished objects.
 func (w *writer) writeObjects(ctx context.Context) error {
 	now := w.db.opts.Now().UTC()
-	for _, o := range w.objects {
-		_, err := w.conn.ExecContext(ctx, `INSERT INTO objects VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			o.URI, o.Size, nullTime(o.ModTime), o.Digest, o.ETag, o.Status, o.Error, now,
-			o.Lines, o.Events, o.Duplicates, o.Rejected)
-		if err != nil {
-			return fmt.Errorf("record object %s: %w", o.URI, err)
+	for start := 0; start < len(w.objects); start += 200 {
+		objects := w.objects[start:min(start+200, len(w.objects))]
+		args := make([]any, 0, 12*len(objects))
+		for _, o := range objects {
+			args = append(args, o.URI, o.Size, nullTime(o.ModTime), o.Digest, o.ETag, o.Status, o.Error, now,
+				o.Lines, o.Events, o.Duplicates, o.Rejected)
+		}
+		if _, err := w.conn.ExecContext(ctx, `INSERT INTO objects VALUES `+placeholders(len(objects), 12), args...); err != nil {
+			return fmt.Errorf("record objects: %w", err)
 		}
 	}
 	return nil
@@ -427,9 +547,16 @@ func (w *writer) writeObjects(ctx context.Context) error {
 
 // writeHours adds this transaction's rows to the per-hour counts.
 func (w *writer) writeHours(ctx context.Context) error {
-	for k, n := range w.delta {
-		_, err := w.conn.ExecContext(ctx, `INSERT INTO event_hours VALUES (?, ?, ?)
-			ON CONFLICT (source, hour) DO UPDATE SET events = events + excluded.events`, uint8(k.source), k.hour, n)
+	var args []any
+	for k, n := range w.seen.added {
+		if n > 0 {
+			args = append(args, uint8(k.source), k.hour, n)
+		}
+	}
+	for start := 0; start < len(args); start += 1500 {
+		part := args[start:min(start+1500, len(args))]
+		_, err := w.conn.ExecContext(ctx, `INSERT INTO event_hours VALUES `+placeholders(len(part)/3, 3)+`
+			ON CONFLICT (source, hour) DO UPDATE SET events = events + excluded.events`, part...)
 		if err != nil {
 			return fmt.Errorf("count events per hour: %w", err)
 		}

@@ -1,0 +1,232 @@
+// Package loggen generates realistic CloudFront standard log records with
+// known ground truth, for end-to-end tests and benchmarks. Generation is
+// deterministic for a seed.
+package loggen
+
+import (
+	"encoding/base64"
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Key is a generated API key and its owner.
+type Key struct {
+	Customer string // "" for keys nobody owns
+	Key      string // the raw key, as the application knows it
+}
+
+// Config says what to generate.
+type Config struct {
+	Seed  uint64
+	Start time.Time     // the first instant records may have
+	Span  time.Duration // records fall in [Start, Start+Span)
+	// Customers, each owning KeysPerCustomer keys; UnknownKeys more keys
+	// are used in traffic but owned by nobody.
+	Customers       int
+	KeysPerCustomer int
+	UnknownKeys     int
+	// NoKeyPercent of the requests carry no key.
+	NoKeyPercent int
+	// Paths is the number of distinct request paths.
+	Paths int
+}
+
+// Record is one request and its ground truth.
+type Record struct {
+	Time         time.Time // second resolution, UTC
+	Edge         string
+	BytesSent    int64
+	IP           string
+	Method       string
+	Path         string
+	Status       int
+	UA           string
+	Query        string // as CloudFront logs it (encoded), "-" for none
+	Result       string
+	RequestID    string
+	BytesRecv    int64
+	TimeTakenMs  int
+	TTFBMs       int
+	Port         int
+	ContentLen   int64
+	DetailedType string
+	Key          *Key // nil when the request carries no key
+}
+
+// Gen generates records.
+type Gen struct {
+	cfg    Config
+	rng    *rand.Rand
+	keys   []Key
+	paths  []string
+	ips    []string
+	params []string
+}
+
+// New returns a generator.
+func New(cfg Config) *Gen {
+	if cfg.Paths <= 0 {
+		cfg.Paths = 50
+	}
+	g := &Gen{cfg: cfg, rng: rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x5eed))}
+	for c := range cfg.Customers {
+		for k := range cfg.KeysPerCustomer {
+			g.keys = append(g.keys, Key{Customer: fmt.Sprintf("customer-%02d", c+1), Key: g.newKey(c*31 + k)})
+		}
+	}
+	for k := range cfg.UnknownKeys {
+		g.keys = append(g.keys, Key{Key: g.newKey(1000 + k)})
+	}
+	resources := []string{"items", "orders", "users", "search", "reports", "invoices", "files", "events"}
+	for i := range cfg.Paths {
+		r := resources[i%len(resources)]
+		switch i / len(resources) % 3 {
+		case 0:
+			g.paths = append(g.paths, "/v1/"+r)
+		case 1:
+			g.paths = append(g.paths, fmt.Sprintf("/v1/%s/%d", r, 1000+i))
+		default:
+			g.paths = append(g.paths, fmt.Sprintf("/v2/%s/%d/details", r, 1000+i))
+		}
+	}
+	for i := range 2000 {
+		g.ips = append(g.ips, fmt.Sprintf("%d.%d.%d.%d", 11+i%200, (i*7)%256, (i*13)%256, 1+i%250))
+	}
+	g.params = []string{"cf_api_key", "api_key", "apikey"}
+	return g
+}
+
+// newKey makes a key; every third one contains '+', '/' and '=', which
+// must survive encoding and decoding.
+func (g *Gen) newKey(n int) string {
+	b := make([]byte, 18+n%9)
+	for i := range b {
+		b[i] = byte(g.rng.Uint32())
+	}
+	s := base64.RawURLEncoding.EncodeToString(b)
+	if n%3 == 0 {
+		s = base64.StdEncoding.EncodeToString(b) // + / and = padding
+		if !strings.ContainsAny(s, "+/") {
+			s = s[:4] + "+/" + s[4:]
+		}
+		if !strings.HasSuffix(s, "=") {
+			s += "="
+		}
+	}
+	return "km_" + s
+}
+
+// Keys returns every key the generator uses, owned ones first.
+func (g *Gen) Keys() []Key { return g.keys }
+
+var (
+	edges   = []string{"IAD89-C1", "IAD55-P2", "DFW56-P1", "SEA19-C1", "SFO53-P9", "LHR50-C1", "FRA56-P5", "NRT57-C1", "SIN2-C1", "GRU3-C2", "HKG54-C1", "LAX3-C4"}
+	methods = []string{"GET", "GET", "GET", "GET", "GET", "POST", "POST", "PUT", "DELETE", "OPTIONS"}
+	uas     = []string{
+		"Mozilla/5.0%20(Windows%20NT%2010.0;%20Win64;%20x64)%20AppleWebKit/537.36%20(KHTML,%20like%20Gecko)%20Chrome/120.0.0.0%20Safari/537.36",
+		"python-requests/2.31.0", "curl/8.4.0", "Go-http-client/2.0", "okhttp/4.12.0",
+		"Mozilla/5.0%20(Macintosh;%20Intel%20Mac%20OS%20X%2010_15_7)%20AppleWebKit/605.1.15%20(KHTML,%20like%20Gecko)%20Version/17.1%20Safari/605.1.15",
+		"axios/1.6.2", "PostmanRuntime/7.36.0",
+	}
+	results = []struct {
+		result, detailed string
+		status           int
+	}{
+		{"Miss", "Miss", 200}, {"Miss", "Miss", 200}, {"Miss", "Miss", 200}, {"Hit", "Hit", 200},
+		{"Hit", "Hit", 200}, {"RefreshHit", "RefreshHit", 200}, {"Miss", "Miss", 201}, {"Miss", "Miss", 404},
+		{"Miss", "Miss", 400}, {"Error", "OriginCommError", 502}, {"LimitExceeded", "LimitExceeded", 429},
+		{"Error", "ClientCommError", 0},
+	}
+)
+
+// Next fills r with the next record.
+func (g *Gen) Next(r *Record) {
+	rng := g.rng
+	r.Time = g.cfg.Start.Add(time.Duration(rng.Int64N(int64(g.cfg.Span/time.Second))) * time.Second).UTC()
+	r.Edge = edges[rng.IntN(len(edges))]
+	r.IP = g.ips[rng.IntN(len(g.ips))]
+	r.Method = methods[rng.IntN(len(methods))]
+	r.Path = g.paths[rng.IntN(len(g.paths))]
+	res := results[rng.IntN(len(results))]
+	r.Result, r.DetailedType, r.Status = res.result, res.detailed, res.status
+	r.UA = uas[rng.IntN(len(uas))]
+	r.BytesSent = 250 + rng.Int64N(60000)
+	r.BytesRecv = 180 + rng.Int64N(2500)
+	r.TimeTakenMs = 1 + rng.IntN(2500)
+	r.TTFBMs = rng.IntN(r.TimeTakenMs + 1)
+	r.Port = 1024 + rng.IntN(64000)
+	r.ContentLen = r.BytesSent - 200
+	var id [40]byte
+	for i := 0; i < len(id); i += 8 {
+		v := rng.Uint64()
+		for j := range 8 {
+			id[i+j] = byte(v >> (8 * j))
+		}
+	}
+	r.RequestID = base64.URLEncoding.EncodeToString(id[:])
+	r.Key = nil
+	if rng.IntN(100) >= g.cfg.NoKeyPercent && len(g.keys) > 0 {
+		r.Key = &g.keys[rng.IntN(len(g.keys))]
+	}
+	r.Query = g.query(r.Key)
+}
+
+// query builds the logged query string: the key under one of the accepted
+// parameter names, sometimes encoded by the client, among other
+// parameters, as CloudFront logs it.
+func (g *Gen) query(k *Key) string {
+	rng := g.rng
+	var parts []string
+	if rng.IntN(2) == 0 {
+		parts = append(parts, "page="+strconv.Itoa(1+rng.IntN(20)))
+	}
+	if k != nil {
+		value := k.Key
+		if rng.IntN(2) == 0 { // the client percent-encodes the key
+			value = ClientEscape(value)
+		}
+		parts = append(parts, g.params[rng.IntN(len(g.params))]+"="+value)
+	}
+	if rng.IntN(3) == 0 {
+		parts = append(parts, "q="+ClientEscape("name:\"blue widget\""))
+	}
+	rng.Shuffle(len(parts), func(i, j int) { parts[i], parts[j] = parts[j], parts[i] })
+	if len(parts) == 0 {
+		return "-"
+	}
+	return CloudFrontEscape(strings.Join(parts, "&"))
+}
+
+// ClientEscape percent-encodes a query value the way an HTTP client does:
+// everything but unreserved characters.
+func ClientEscape(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("-._~", c) >= 0 {
+			b.WriteByte(c)
+		} else {
+			fmt.Fprintf(&b, "%%%02X", c)
+		}
+	}
+	return b.String()
+}
+
+// CloudFrontEscape encodes a value the way CloudFront writes it to a
+// standard log: control characters, non-ASCII bytes, space and
+// < > " # % { } | \ ^ ~ [ ] ` ' become %XX.
+func CloudFrontEscape(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c <= 32 || c >= 127 || strings.IndexByte("<>\"#%{}|\\^~[]`'", c) >= 0 {
+			fmt.Fprintf(&b, "%%%02X", c)
+		} else {
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}
