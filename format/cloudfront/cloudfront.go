@@ -196,7 +196,10 @@ func (p *Parser) Parse(line []byte, ev *keymeter.Event) (bool, error) {
 			ev.Fields[f] = split[i]
 		}
 	}
-	return true, parseTyped(ev)
+	if err := parseTyped(ev); err != nil {
+		return false, err
+	}
+	return true, nil
 }
 
 func trimCR(b []byte) []byte {

@@ -1,6 +1,10 @@
 package cloudfront
 
-import "github.com/keymeter/keymeter"
+import (
+	"fmt"
+
+	"github.com/keymeter/keymeter"
+)
 
 // parseTyped fills ev's typed members from its raw fields and checks the
 // fields a record cannot do without.
@@ -9,12 +13,12 @@ func parseTyped(ev *keymeter.Event) error {
 		return err
 	}
 	if len(ev.Value(keymeter.FieldRequestID)) == 0 {
-		return fieldError(keymeter.FieldRequestID, ErrMissingField)
+		return fieldError(keymeter.FieldRequestID, ErrMissingField, ev.Fields[keymeter.FieldRequestID])
 	}
 	if v := ev.Fields[keymeter.FieldStatus]; !isNull(v) {
 		n, ok := parseUint(v)
 		if !ok || len(v) != 3 {
-			return fieldError(keymeter.FieldStatus, ErrBadNumber)
+			return fieldError(keymeter.FieldStatus, ErrBadNumber, v)
 		}
 		ev.Status = int32(n)
 	}
@@ -32,7 +36,7 @@ func parseTyped(ev *keymeter.Event) error {
 		if v := ev.Fields[c.f]; !isNull(v) {
 			n, ok := parseUint(v)
 			if !ok {
-				return fieldError(c.f, ErrBadNumber)
+				return fieldError(c.f, ErrBadNumber, v)
 			}
 			*c.dst = n
 		}
@@ -48,7 +52,7 @@ func parseTyped(ev *keymeter.Event) error {
 		if v := ev.Fields[c.f]; !isNull(v) {
 			n, ok := parseUint(v)
 			if !ok || n > 1<<31-1 {
-				return fieldError(c.f, ErrBadNumber)
+				return fieldError(c.f, ErrBadNumber, v)
 			}
 			*c.dst = int32(n)
 		}
@@ -64,7 +68,7 @@ func parseTyped(ev *keymeter.Event) error {
 		if v := ev.Fields[c.f]; !isNull(v) {
 			ms, ok := ParseSeconds(v)
 			if !ok {
-				return fieldError(c.f, ErrBadNumber)
+				return fieldError(c.f, ErrBadNumber, v)
 			}
 			*c.dst = ms
 		}
@@ -72,8 +76,12 @@ func parseTyped(ev *keymeter.Event) error {
 	return nil
 }
 
-func fieldError(f keymeter.Field, err error) error {
-	return &keymeter.ParseError{Field: FieldName(f), Err: err}
+// fieldError reports a bad value of field f, quoting (the start of) it.
+func fieldError(f keymeter.Field, err error, v []byte) error {
+	if len(v) > 40 {
+		v = append(v[:40:40], "..."...)
+	}
+	return &keymeter.ParseError{Field: FieldName(f), Err: fmt.Errorf("%w: %q", err, v)}
 }
 
 // isNull reports whether a raw value means "no value": "-" or absent.
@@ -87,18 +95,18 @@ func parseTime(ev *keymeter.Event) error {
 	if d != nil || t != nil {
 		days, ok := ParseDate(d)
 		if !ok {
-			return fieldError(keymeter.FieldDate, ErrBadTime)
+			return fieldError(keymeter.FieldDate, ErrBadTime, d)
 		}
 		secs, ok := parseClock(t)
 		if !ok {
-			return fieldError(keymeter.FieldTime, ErrBadTime)
+			return fieldError(keymeter.FieldTime, ErrBadTime, t)
 		}
 		ev.Time = (days*86400 + secs) * 1e6
 		return nil
 	}
 	us, ok := ParseEpoch(ev.Fields[keymeter.FieldTimestamp])
 	if !ok {
-		return fieldError(keymeter.FieldTimestamp, ErrBadTime)
+		return fieldError(keymeter.FieldTimestamp, ErrBadTime, ev.Fields[keymeter.FieldTimestamp])
 	}
 	ev.Time = us
 	return nil
@@ -161,7 +169,7 @@ func ParseSeconds(b []byte) (int32, bool) {
 	return int32(ms), true
 }
 
-// ParseDate parses YYYY-MM-DD into days since 1970-01-01.
+// ParseDate parses YYYY-MM-DD, from 1970 on, into days since 1970-01-01.
 func ParseDate(b []byte) (int64, bool) {
 	if len(b) != 10 || b[4] != '-' || b[7] != '-' {
 		return 0, false
@@ -169,7 +177,7 @@ func ParseDate(b []byte) (int64, bool) {
 	y, ok1 := digits(b[0:4])
 	m, ok2 := digits(b[5:7])
 	d, ok3 := digits(b[8:10])
-	if !ok1 || !ok2 || !ok3 || m < 1 || m > 12 || d < 1 || d > daysIn(y, m) {
+	if !ok1 || !ok2 || !ok3 || y < 1970 || m < 1 || m > 12 || d < 1 || d > daysIn(y, m) {
 		return 0, false
 	}
 	return DaysFromCivil(y, m, d), true
@@ -200,15 +208,25 @@ func ParseEpoch(b []byte) (int64, bool) {
 			break
 		}
 	}
+	const maxSeconds = 253402300799 // 9999-12-31T23:59:59Z
 	whole, ok := parseUint(b[:dot])
 	if !ok {
 		return 0, false
 	}
 	if dot == len(b) {
 		if dot >= 13 {
+			if whole > maxSeconds*1000+999 {
+				return 0, false
+			}
 			return whole * 1000, true
 		}
+		if whole > maxSeconds {
+			return 0, false
+		}
 		return whole * 1e6, true
+	}
+	if whole > maxSeconds {
+		return 0, false
 	}
 	frac := b[dot+1:]
 	if len(frac) == 0 || len(frac) > 9 || dot > 11 {
