@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	duckdb "github.com/duckdb/duckdb-go/v2"
@@ -31,6 +32,10 @@ type DB struct {
 
 	mu     sync.Mutex
 	writer bool // a Writer is open
+
+	rowsOnce sync.Once
+	rowsErr  error
+	rows     atomic.Pointer[rowSource] // the source of the running INSERT, if any
 }
 
 var (

@@ -114,19 +114,32 @@ func (w *writer) init(ctx context.Context) error {
 	if _, err := w.conn.ExecContext(ctx, `SET preserve_insertion_order = false`); err != nil {
 		return fmt.Errorf("configure writer: %w", err)
 	}
-	threads := runtime.GOMAXPROCS(0)
-	w.free = make(chan *rowChunk, 2*threads+4)
+	w.free = make(chan *rowChunk, 2*runtime.GOMAXPROCS(0)+4)
 	for range cap(w.free) {
 		w.free <- &rowChunk{}
 	}
-	return duckdb.RegisterTableUDF(w.conn, "keymeter_rows", duckdb.ParallelChunkTableFunction{
-		BindArguments: func(map[string]any, ...any) (duckdb.ParallelChunkTableSource, error) {
-			if w.ins == nil {
-				return nil, errors.New("keymeter_rows is only for keymeter's writer")
-			}
-			return &rowSource{chunks: w.ins.chunks, free: w.free, threads: threads}, nil
-		},
+	return w.db.registerRows(w.conn)
+}
+
+// registerRows registers keymeter_rows, once per database: DuckDB keeps
+// table functions in the database's catalog, so the function serves
+// whichever writer's INSERT is running (there is at most one).
+func (s *DB) registerRows(conn *sql.Conn) error {
+	s.rowsOnce.Do(func() {
+		s.rowsErr = duckdb.RegisterTableUDF(conn, "keymeter_rows", duckdb.ParallelChunkTableFunction{
+			BindArguments: func(map[string]any, ...any) (duckdb.ParallelChunkTableSource, error) {
+				src := s.rows.Load()
+				if src == nil {
+					return nil, errors.New("keymeter_rows is only for keymeter's writer")
+				}
+				return src, nil
+			},
+		})
 	})
+	if s.rowsErr != nil {
+		return fmt.Errorf("register keymeter_rows: %w", s.rowsErr)
+	}
+	return nil
 }
 
 // loadHour reads the committed IDs of one hour. It uses a connection of
@@ -164,6 +177,7 @@ func (w *writer) begin(ctx context.Context) error {
 	}
 	ins := &insert{chunks: make(chan *rowChunk), done: make(chan error, 1)}
 	w.ins = ins
+	w.db.rows.Store(&rowSource{chunks: ins.chunks, free: w.free, threads: runtime.GOMAXPROCS(0)})
 	go func() {
 		_, err := w.conn.ExecContext(context.Background(), `INSERT INTO event_rows SELECT * FROM keymeter_rows()`)
 		ins.done <- err
@@ -204,6 +218,7 @@ func (w *writer) endInsert(ctx context.Context) error {
 		ins.ended = true
 	}
 	w.ins = nil
+	w.db.rows.Store(nil)
 	if err != nil {
 		return err
 	}
