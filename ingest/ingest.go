@@ -112,6 +112,25 @@ type Ingester struct {
 	store  keymeter.Store
 	cfg    Config
 	format Format
+
+	mu      sync.Mutex
+	claimed map[string]string // digest to URI of the objects read in this run
+}
+
+// claim records that this run reads the object with the given digest,
+// and returns the URI of another object with the same content that it
+// already reads, if any.
+func (in *Ingester) claim(digest, uri string) string {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.claimed == nil {
+		in.claimed = map[string]string{}
+	}
+	if other, ok := in.claimed[digest]; ok {
+		return other
+	}
+	in.claimed[digest] = uri
+	return ""
 }
 
 // New returns an Ingester writing to store.
@@ -350,6 +369,9 @@ func (wk *worker) object(ctx context.Context, inp Input) error {
 			return fmt.Errorf("look up %s: %w", uri, err)
 		} else if prev != nil {
 			return wk.send(ctx, message{skip: &Skipped{URI: uri, Reason: skipReason(obj, prev)}})
+		}
+		if other := wk.in.claim(digest, uri); other != "" {
+			return wk.send(ctx, message{skip: &Skipped{URI: uri, Reason: "same content as " + other + ", read in this run"}})
 		}
 	}
 	rc, err := inp.Open(ctx)

@@ -20,9 +20,12 @@ type Key struct {
 
 // Config says what to generate.
 type Config struct {
-	Seed  uint64
-	Start time.Time     // the first instant records may have
-	Span  time.Duration // records fall in [Start, Start+Span)
+	Seed uint64 // seeds the records
+	// KeySeed seeds the keys, so that generators for different files can
+	// share them; 0 means Seed.
+	KeySeed uint64
+	Start   time.Time     // the first instant records may have
+	Span    time.Duration // records fall in [Start, Start+Span)
 	// Customers, each owning KeysPerCustomer keys; UnknownKeys more keys
 	// are used in traffic but owned by nobody.
 	Customers       int
@@ -71,7 +74,10 @@ func New(cfg Config) *Gen {
 	if cfg.Paths <= 0 {
 		cfg.Paths = 50
 	}
-	g := &Gen{cfg: cfg, rng: rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x5eed))}
+	if cfg.KeySeed == 0 {
+		cfg.KeySeed = cfg.Seed
+	}
+	g := &Gen{cfg: cfg, rng: rand.New(rand.NewPCG(cfg.KeySeed, cfg.KeySeed^0x6b6579))}
 	for c := range cfg.Customers {
 		for k := range cfg.KeysPerCustomer {
 			g.keys = append(g.keys, Key{Customer: fmt.Sprintf("customer-%02d", c+1), Key: g.newKey(c*31 + k)})
@@ -96,6 +102,7 @@ func New(cfg Config) *Gen {
 		g.ips = append(g.ips, fmt.Sprintf("%d.%d.%d.%d", 11+i%200, (i*7)%256, (i*13)%256, 1+i%250))
 	}
 	g.params = []string{"cf_api_key", "api_key", "apikey"}
+	g.rng = rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x5eed))
 	return g
 }
 
