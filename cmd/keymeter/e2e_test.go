@@ -386,7 +386,7 @@ func checkAthenaQueries(t *testing.T, c *cli, d *dataset, outputs *strings.Build
 	fpr := keymeter.NewFingerprinter(readSecret(t, c.data))
 	type agg struct {
 		n, sent, recv, ms int64
-		byResult        map[string]int64
+		byResult          map[string]int64
 	}
 	want := map[string]*agg{}
 	for _, r := range d.records {
@@ -545,4 +545,3 @@ func checkNoRawKeys(t *testing.T, c *cli, d *dataset, printed string) {
 		}
 	}
 }
-

@@ -3,8 +3,8 @@ package duckdb_test
 import (
 	"context"
 	"fmt"
-	"strings"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/keymeter/keymeter"
