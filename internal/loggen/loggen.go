@@ -31,6 +31,8 @@ type Config struct {
 	Customers       int
 	KeysPerCustomer int
 	UnknownKeys     int
+	// CustomerNames name the customers; the default is customer-01, ...
+	CustomerNames []string
 	// NoKeyPercent of the requests carry no key.
 	NoKeyPercent int
 	// Paths is the number of distinct request paths.
@@ -80,7 +82,11 @@ func New(cfg Config) *Gen {
 	g := &Gen{cfg: cfg, rng: rand.New(rand.NewPCG(cfg.KeySeed, cfg.KeySeed^0x6b6579))}
 	for c := range cfg.Customers {
 		for k := range cfg.KeysPerCustomer {
-			g.keys = append(g.keys, Key{Customer: fmt.Sprintf("customer-%02d", c+1), Key: g.newKey(c*31 + k)})
+			name := fmt.Sprintf("customer-%02d", c+1)
+			if c < len(cfg.CustomerNames) {
+				name = cfg.CustomerNames[c]
+			}
+			g.keys = append(g.keys, Key{Customer: name, Key: g.newKey(c*31 + k)})
 		}
 	}
 	for k := range cfg.UnknownKeys {

@@ -52,14 +52,20 @@ func (s *DB) Usage(ctx context.Context, q keymeter.UsageQuery) ([]keymeter.Usage
 		dest = append(dest, &groups[i])
 	}
 	var r keymeter.UsageRow
-	var p50, p95, p99 sql.NullInt64
-	dest = append(dest, &r.Requests, &r.BytesSent, &r.BytesReceived, &r.TimeTaken.Count, &r.TimeTaken.Sum, &p50, &p95, &p99)
+	var pct any
+	dest = append(dest, &r.Requests, &r.BytesSent, &r.BytesReceived, &r.TimeTaken.Count, &r.TimeTaken.Sum, &pct)
 	for rows.Next() {
 		if err := rows.Scan(dest...); err != nil {
 			return nil, fmt.Errorf("usage: %w", err)
 		}
 		row := r
-		row.TimeTaken.P50, row.TimeTaken.P95, row.TimeTaken.P99 = p50.Int64, p95.Int64, p99.Int64
+		if p, ok := pct.([]any); ok && len(p) == 3 {
+			for i, dst := range []*int64{&row.TimeTaken.P50, &row.TimeTaken.P95, &row.TimeTaken.P99} {
+				if v, ok := p[i].(int32); ok {
+					*dst = int64(v)
+				}
+			}
+		}
 		row.Group = make([]keymeter.GroupValue, len(groups))
 		for i, g := range groups {
 			row.Group[i] = keymeter.GroupValue{Value: g.String, Null: !g.Valid}
@@ -110,7 +116,7 @@ func usageSQL(q keymeter.UsageQuery) (string, []any, error) {
 	}
 	b.WriteString(`count(*), CAST(coalesce(sum(e.bytes_sent), 0) AS BIGINT), CAST(coalesce(sum(e.bytes_received), 0) AS BIGINT),
 	count(e.time_taken), CAST(coalesce(sum(e.time_taken), 0) AS BIGINT),
-	quantile_disc(e.time_taken, 0.5), quantile_disc(e.time_taken, 0.95), quantile_disc(e.time_taken, 0.99)
+	quantile_disc(e.time_taken, [0.5, 0.95, 0.99])
 FROM event_rows e`)
 	for _, j := range []string{"k", "d", "p"} {
 		if joins[j] {

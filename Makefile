@@ -1,0 +1,23 @@
+# keymeter's developer commands. The README documents them.
+
+.PHONY: build test demo bench fuzz
+
+build:
+	go build -o bin/keymeter ./cmd/keymeter
+
+# The whole test suite, as CI runs it.
+test:
+	./scripts/test.sh
+
+# Build keymeter and run it on the sample logs in testdata/sample.
+demo: build
+	./scripts/demo.sh bin/keymeter
+
+# Ingest and query speed against the decompression floor (4 M lines).
+bench:
+	go run ./bench
+
+# A short fuzzing session for every parser.
+fuzz:
+	go test ./format/cloudfront -run '^$$' -fuzz FuzzParse -fuzztime 30s
+	go test ./ingest -run '^$$' -fuzz FuzzRedact -fuzztime 30s

@@ -1,0 +1,383 @@
+// Command bench measures keymeter's ingest and query speed against the
+// floor set by decompression alone, on generated CloudFront logs.
+//
+//	go run ./bench                      # 4 million lines in 16 gzip files
+//	go run ./bench -lines 1000000 -files 4
+//	go run ./bench -events 50000000     # also: the monthly query over 50 M stored events
+//
+// It reports, in one run on one machine: (a) the time to decompress the
+// files and count their lines with klauspost/compress's gzip reader, one
+// goroutine per core (the floor: nothing can ingest faster); (b) the time
+// of `keymeter ingest` of the same files into an empty store, run as its
+// own process, with its peak resident memory; (c) the time of a per-key
+// usage query for the month; and, with -events, (d) the same query over a
+// store holding that many events spread over 12.5 months.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/klauspost/compress/gzip"
+
+	"github.com/keymeter/keymeter"
+	"github.com/keymeter/keymeter/internal/loggen"
+	"github.com/keymeter/keymeter/store/duckdb"
+)
+
+func main() {
+	lines := flag.Int("lines", 4_000_000, "log lines to generate")
+	files := flag.Int("files", 16, "gzip files to spread them over")
+	dir := flag.String("dir", "", "work directory (default: a temporary one, removed afterwards)")
+	events := flag.Int("events", 0, "also time the monthly query over a store of this many events (e.g. 50000000)")
+	runs := flag.Int("runs", 3, "floor and query repetitions (the best is reported)")
+	flag.Parse()
+	if err := run(*lines, *files, *dir, *events, *runs); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(lines, nfiles int, dir string, events, runs int) error {
+	if dir == "" {
+		d, err := os.MkdirTemp("", "keymeter-bench-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(d)
+		dir = d
+	}
+	logs := filepath.Join(dir, "logs")
+	fmt.Printf("machine: %s, %d cores, %s; %s\n", cpuModel(), runtime.NumCPU(), runtime.Version(), time.Now().UTC().Format("2006-01-02"))
+
+	t0 := time.Now()
+	paths, size, err := generate(logs, lines, nfiles)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("generated %d lines in %d gzip files (%d MB) in %.1fs\n\n", lines, nfiles, size>>20, time.Since(t0).Seconds())
+
+	floor := time.Duration(1<<63 - 1)
+	for range runs {
+		d, n, err := decompressOnly(paths)
+		if err != nil {
+			return err
+		}
+		if n != int64(lines+2*nfiles) {
+			return fmt.Errorf("floor counted %d lines, want %d", n, lines+2*nfiles)
+		}
+		floor = min(floor, d)
+	}
+	report("(a) decompress and count lines (floor)", floor, lines, "")
+
+	bin := filepath.Join(dir, "keymeter")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/keymeter")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		return fmt.Errorf("build keymeter (run bench from the repository root): %w", err)
+	}
+	data := filepath.Join(dir, "data")
+	os.RemoveAll(data)
+	cmd := exec.Command(bin, "ingest", "--quiet", "--json", "--data", data, logs)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, os.Stderr
+	start := time.Now()
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("keymeter ingest: %w\n%s", err, out.String())
+	}
+	ingestTime := time.Since(start)
+	var sum struct{ Events int64 }
+	if err := json.Unmarshal(out.Bytes(), &sum); err != nil || sum.Events != int64(lines) {
+		return fmt.Errorf("ingest stored %d events (%v), want %d", sum.Events, err, lines)
+	}
+	peak := cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss >> 10 // KiB to MiB
+	report("(b) keymeter ingest into an empty store", ingestTime, lines,
+		fmt.Sprintf("%.2fx the floor", ingestTime.Seconds()/floor.Seconds()))
+	fmt.Printf("%-48s %d MB\n", "(d) peak memory (RSS) of keymeter ingest", peak)
+
+	q, err := monthlyQuery(filepath.Join(data, "keymeter.duckdb"), runs)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("%-48s %s (median of %d: %s)\n", "(c) usage --by api_key for the month", ms(q[0]), len(q), ms(q[len(q)/2]))
+	cli := exec.Command(bin, "usage", "--data", data, "--from", "2025-10-01", "--to", "2025-11-01", "--by", "api_key", "--format", "json")
+	start = time.Now()
+	if err := cli.Run(); err != nil {
+		return fmt.Errorf("keymeter usage: %w", err)
+	}
+	fmt.Printf("%-48s %s\n", "    the same, as a whole keymeter process", ms(time.Since(start)))
+	if st, err := os.Stat(filepath.Join(data, "keymeter.duckdb")); err == nil {
+		fmt.Printf("%-48s %d MB (%d bytes per event)\n", "    store size", st.Size()>>20, st.Size()/int64(lines))
+	}
+
+	if events > 0 {
+		if err := bigStore(dir, events, runs); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func report(what string, d time.Duration, lines int, extra string) {
+	fmt.Printf("%-48s %6.2fs  %5.2f M lines/s  %s\n", what, d.Seconds(), float64(lines)/d.Seconds()/1e6, extra)
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d.Microseconds())/1000) }
+
+// generate writes the benchmark's logs, unless the directory already holds
+// them: one month, each file covering its own slice of the month in
+// random order within it, as CloudFront delivers hourly files.
+func generate(dir string, lines, nfiles int) ([]string, int64, error) {
+	manifest := filepath.Join(dir, fmt.Sprintf("manifest-%d-%d", lines, nfiles))
+	paths := make([]string, nfiles)
+	for i := range paths {
+		paths[i] = filepath.Join(dir, fmt.Sprintf("E2BENCH.2025-10-%02d.%02d.gz", 1+i*31/nfiles, i))
+	}
+	size := func() int64 {
+		var n int64
+		for _, p := range paths {
+			if st, err := os.Stat(p); err == nil {
+				n += st.Size()
+			}
+		}
+		return n
+	}
+	if _, err := os.Stat(manifest); err == nil {
+		return paths, size(), nil
+	}
+	os.RemoveAll(dir)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, 0, err
+	}
+	month := 31 * 24 * time.Hour
+	var wg sync.WaitGroup
+	errs := make([]error, nfiles)
+	sem := make(chan struct{}, runtime.NumCPU())
+	for i := range nfiles {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			g := loggen.New(loggen.Config{
+				Seed: uint64(i + 1), KeySeed: 7, Start: time.Date(2025, 10, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(i) * month / time.Duration(nfiles)),
+				Span: month / time.Duration(nfiles), Customers: 40, KeysPerCustomer: 3, UnknownKeys: 10, NoKeyPercent: 3, Paths: 200,
+			})
+			errs[i] = writeGzip(paths[i], g, lines/nfiles+boolInt(i < lines%nfiles))
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return nil, 0, err
+		}
+	}
+	return paths, size(), os.WriteFile(manifest, nil, 0o644)
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func writeGzip(path string, g *loggen.Gen, n int) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	zw, _ := gzip.NewWriterLevel(f, 6)
+	w := bufio.NewWriterSize(zw, 1<<20)
+	w.WriteString(loggen.Header(loggen.StandardFields))
+	var r loggen.Record
+	var buf []byte
+	for range n {
+		g.Next(&r)
+		buf = r.AppendLine(buf[:0], loggen.StandardFields)
+		w.Write(buf)
+	}
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	if err := zw.Close(); err != nil {
+		return err
+	}
+	return f.Close()
+}
+
+// decompressOnly decompresses every file and counts its lines, one file
+// per goroutine and one goroutine per core.
+func decompressOnly(paths []string) (time.Duration, int64, error) {
+	start := time.Now()
+	jobs := make(chan string)
+	var mu sync.Mutex
+	var total int64
+	var firstErr error
+	var wg sync.WaitGroup
+	for range runtime.GOMAXPROCS(0) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			buf := make([]byte, 1<<20)
+			for p := range jobs {
+				n, err := countLines(p, buf)
+				mu.Lock()
+				total += n
+				if err != nil && firstErr == nil {
+					firstErr = err
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	for _, p := range paths {
+		jobs <- p
+	}
+	close(jobs)
+	wg.Wait()
+	return time.Since(start), total, firstErr
+}
+
+func countLines(path string, buf []byte) (int64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(bufio.NewReaderSize(f, 1<<20))
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	for {
+		k, err := zr.Read(buf)
+		n += int64(bytes.Count(buf[:k], []byte{'\n'}))
+		if err == io.EOF {
+			return n, nil
+		}
+		if err != nil {
+			return n, err
+		}
+	}
+}
+
+// monthlyQuery opens the store read-only and times the per-key usage
+// query for October 2025, after one warm-up; it returns the sorted times.
+func monthlyQuery(path string, runs int) ([]time.Duration, error) {
+	ctx := context.Background()
+	db, err := duckdb.Open(ctx, path, duckdb.Options{ReadOnly: true})
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	q := keymeter.UsageQuery{
+		From: time.Date(2025, 10, 1, 0, 0, 0, 0, time.UTC), To: time.Date(2025, 11, 1, 0, 0, 0, 0, time.UTC),
+		By: []keymeter.Dimension{keymeter.DimAPIKey},
+	}
+	if _, err := db.Usage(ctx, q); err != nil {
+		return nil, err
+	}
+	var times []time.Duration
+	for range max(runs, 5) {
+		start := time.Now()
+		rows, err := db.Usage(ctx, q)
+		if err != nil {
+			return nil, err
+		}
+		times = append(times, time.Since(start))
+		if len(rows) == 0 {
+			return nil, fmt.Errorf("the usage query found nothing")
+		}
+	}
+	slices.Sort(times)
+	return times, nil
+}
+
+// bigStore fills a store with n synthetic events spread evenly over 12.5
+// months (Oct 2024 to mid-Nov 2025) through keymeter's own writer, then
+// times the per-key query for October 2025.
+func bigStore(dir string, n, runs int) error {
+	ctx := context.Background()
+	path := filepath.Join(dir, "big", "keymeter.duckdb")
+	os.RemoveAll(filepath.Dir(path))
+	os.MkdirAll(filepath.Dir(path), 0o755)
+	db, err := duckdb.Open(ctx, path, duckdb.Options{MemoryLimit: "512MB"})
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	w, err := db.NewWriter(ctx)
+	if err != nil {
+		return err
+	}
+	first := time.Date(2024, 10, 1, 0, 0, 0, 0, time.UTC).UnixMicro()
+	span := time.Date(2025, 11, 16, 0, 0, 0, 0, time.UTC).UnixMicro() - first
+	fp := keymeter.NewFingerprinter([]byte("bench"))
+	var keys []keymeter.KeyFingerprint
+	for k := range 150 {
+		keys = append(keys, fp.Fingerprint([]byte(fmt.Sprintf("bench-key-%03d-0123456789", k))))
+	}
+	b := &keymeter.Batch{Source: keymeter.SourceCloudFront, Object: &keymeter.Object{URI: "synthetic"}, Keys: keys}
+	rest := []byte("synthetic-request-id-0000000000000000000000000000000000==\t192.0.2.1\tcf_api_key=x\t-\t-")
+	for i := 0; i < n; {
+		b.Rows, b.Rest = b.Rows[:0], b.Rest[:0]
+		for ; len(b.Rows) < 8192 && i < n; i++ {
+			b.Rest = append(b.Rest, rest...)
+			b.Rows = append(b.Rows, keymeter.Row{
+				Time: first + span/int64(n)*int64(i), ID: [2]uint64{uint64(i) + 1, 0x9e3779b97f4a7c15 * uint64(i+1)},
+				KeyID: keys[i%len(keys)].ID, Status: 200, BytesSent: int64(500 + i%5000), BytesRecv: int64(200 + i%300),
+				TimeTaken: int32(1 + i%900), TTFB: -1, ClientPort: -1, FLEEncrypt: -1, ContentLen: -1, RangeStart: -1, RangeEnd: -1,
+				RestEnd: uint32(len(b.Rest)),
+			})
+		}
+		if _, err := w.Write(ctx, b); err != nil {
+			return err
+		}
+		b.Keys = nil
+		if i%(2<<20) < 8192 {
+			if err := w.Commit(ctx); err != nil {
+				return err
+			}
+		}
+	}
+	if err := w.Commit(ctx); err != nil {
+		return err
+	}
+	w.Close()
+	db.Close()
+	fmt.Printf("\nfilled a store with %d events over 12.5 months in %.0fs\n", n, time.Since(start).Seconds())
+	q, err := monthlyQuery(path, runs)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("%-48s %s (median of %d: %s)\n", fmt.Sprintf("(c') the monthly query, %d M events stored", n/1_000_000), ms(q[0]), len(q), ms(q[len(q)/2]))
+	return nil
+}
+
+func cpuModel() string {
+	b, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return runtime.GOARCH
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(l, "model name") {
+			return strings.TrimSpace(strings.SplitN(l, ":", 2)[1])
+		}
+	}
+	return runtime.GOARCH
+}
