@@ -44,12 +44,12 @@ const (
 )
 
 // defaultDataDir returns $XDG_DATA_HOME/keymeter, or
-// ~/.local/share/keymeter.
-func defaultDataDir() string {
-	if x := os.Getenv("XDG_DATA_HOME"); x != "" {
+// $HOME/.local/share/keymeter.
+func defaultDataDir(getenv func(string) string) string {
+	if x := getenv("XDG_DATA_HOME"); x != "" {
 		return filepath.Join(x, "keymeter")
 	}
-	if home, err := os.UserHomeDir(); err == nil {
+	if home := getenv("HOME"); home != "" {
 		return filepath.Join(home, ".local", "share", "keymeter")
 	}
 	return "keymeter-data"
@@ -63,7 +63,7 @@ type commonFlags struct {
 }
 
 func (c *commonFlags) register(fs *flag.FlagSet, withKeyParams bool) {
-	fs.StringVar(&c.data, "data", "", "data `directory` (default $"+envData+" or "+defaultDataDir()+")")
+	fs.StringVar(&c.data, "data", "", "data `directory` (default $"+envData+" or $XDG_DATA_HOME/keymeter or ~/.local/share/keymeter)")
 	fs.StringVar(&c.config, "config", "", "config `file` (default $"+envConfig+" or DATA/keymeter.yaml)")
 	if withKeyParams {
 		fs.StringVar(&c.keyParams, "key-param", "", "comma-separated query `parameters` that carry the API key (default cf_api_key,api_key,apikey)")
@@ -73,7 +73,7 @@ func (c *commonFlags) register(fs *flag.FlagSet, withKeyParams bool) {
 // load builds the configuration from the defaults, the config file, the
 // environment and the flags, and validates it.
 func (c *commonFlags) load(getenv func(string) string) (*Config, error) {
-	cfg := &Config{Data: defaultDataDir()}
+	cfg := &Config{Data: defaultDataDir(getenv)}
 	dataFromEnvOrFlag := ""
 	if v := getenv(envData); v != "" {
 		dataFromEnvOrFlag = v
@@ -180,6 +180,29 @@ func (cfg *Config) openStore(ctx context.Context, readOnly bool) (*duckdb.DB, er
 		return nil, fmt.Errorf("create data directory: %w", err)
 	}
 	return duckdb.Open(ctx, cfg.storePath(), duckdb.Options{ReadOnly: readOnly, MemoryLimit: cfg.MemoryLimit})
+}
+
+// parseQueryFlags parses the flags of a command that only reads the
+// store and checks its --format. It returns the positional arguments, of
+// which there must be none unless allowArgs.
+func parseQueryFlags(fs *flag.FlagSet, format *string, args []string, allowArgs bool) ([]string, error) {
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return nil, err
+	}
+	if len(pos) > 0 && !allowArgs {
+		return nil, &usageError{msg: fmt.Sprintf("%s: unexpected argument %q", strings.TrimPrefix(fs.Name(), "keymeter "), pos[0])}
+	}
+	return pos, checkFormat(*format)
+}
+
+// openReadOnly loads the configuration and opens the store read-only.
+func (m *Main) openReadOnly(ctx context.Context, common *commonFlags) (*duckdb.DB, error) {
+	cfg, err := common.load(m.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	return cfg.openStore(ctx, true)
 }
 
 // secret returns the fingerprint secret, creating it on first use, and

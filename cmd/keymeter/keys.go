@@ -189,19 +189,10 @@ func (m *Main) runKeysList(ctx context.Context, args []string) error {
 	common.register(fs, false)
 	format := fs.String("format", formatTable, "output `format`: table, json or csv")
 	unassigned := fs.Bool("unassigned", false, "list only keys seen in logs that no customer owns")
-	if pos, err := parseFlags(fs, args); err != nil {
-		return err
-	} else if len(pos) > 0 {
-		return &usageError{msg: fmt.Sprintf("keys list: unexpected argument %q", pos[0])}
-	}
-	if err := checkFormat(*format); err != nil {
+	if _, err := parseQueryFlags(fs, format, args, false); err != nil {
 		return err
 	}
-	cfg, err := common.load(m.Getenv)
-	if err != nil {
-		return err
-	}
-	db, err := cfg.openStore(ctx, true)
+	db, err := m.openReadOnly(ctx, &common)
 	if err != nil {
 		return err
 	}

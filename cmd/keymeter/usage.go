@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"strings"
 	"time"
 
@@ -24,12 +23,7 @@ func (m *Main) runUsage(ctx context.Context, args []string) error {
 	format := fs.String("format", formatTable, "output `format`: table, json or csv")
 	source := fs.String("source", "", "only events from this `source`: cloudfront, cloudfront-realtime or apigateway")
 	customer := fs.String("customer", "", "only this `customer`")
-	if pos, err := parseFlags(fs, args); err != nil {
-		return err
-	} else if len(pos) > 0 {
-		return &usageError{msg: fmt.Sprintf("usage: unexpected argument %q", pos[0])}
-	}
-	if err := checkFormat(*format); err != nil {
+	if _, err := parseQueryFlags(fs, format, args, false); err != nil {
 		return err
 	}
 	q := keymeter.UsageQuery{Customer: *customer}
@@ -49,11 +43,7 @@ func (m *Main) runUsage(ctx context.Context, args []string) error {
 			return err
 		}
 	}
-	cfg, err := common.load(m.Getenv)
-	if err != nil {
-		return err
-	}
-	db, err := cfg.openStore(ctx, true)
+	db, err := m.openReadOnly(ctx, &common)
 	if err != nil {
 		return err
 	}
