@@ -170,14 +170,29 @@ func HeaderListed(csHeaderNames []byte, name string) bool {
 
 // RedactHeader appends csHeaders to dst with the value of every header
 // called name (matched case-insensitively) replaced by repl, and returns
-// the extended buffer. A partial last header is replaced too. repl must be
+// the extended buffer. A partial last header is replaced too. csHeaders
+// may also be a whole record: a tab ends a header as "%0A" does, so the
+// key is hidden wherever cs-headers sits (for reject texts). repl must be
 // safe in a logged field: no tabs, no "%0A" (a key fingerprint is fine).
 // Use it so that the raw key never reaches the store.
 func RedactHeader(dst, csHeaders []byte, name string, repl []byte) []byte {
-	if isNull(csHeaders) {
-		return append(dst, csHeaders...)
+	for rest := csHeaders; ; {
+		i := bytes.IndexByte(rest, '\t')
+		if i < 0 {
+			return redactList(dst, rest, name, repl)
+		}
+		dst = redactList(dst, rest[:i], name, repl)
+		dst = append(dst, '\t')
+		rest = rest[i+1:]
 	}
-	for list := csHeaders; len(list) > 0; {
+}
+
+// redactList is RedactHeader for a list without tabs.
+func redactList(dst, list []byte, name string, repl []byte) []byte {
+	if isNull(list) {
+		return append(dst, list...)
+	}
+	for len(list) > 0 {
 		entry, rest, terminated := nextEntry(list)
 		if c := bytes.IndexByte(entry, ':'); c >= 0 && equalFold(trimOWS(entry[:c]), name) {
 			dst = append(dst, entry[:c+1]...)

@@ -168,6 +168,22 @@ func TestRedactHeader(t *testing.T) {
 	}
 }
 
+// TestRedactRecord hides a key wherever cs-headers sits in a whole
+// record, even as its first header, right after a tab.
+func TestRedactRecord(t *testing.T) {
+	rec := string(readFixture(t, "clo-opensearch_kds-record.tsv"))
+	rec = strings.Replace(rec, "\thost:", "\tX-API-Key:s3cr3t%0Ahost:", 1)
+	rec = strings.Replace(rec, "accept-language:en,zh-CN;q=0.9,zh;q=0.8%0A", "accept-language:en%0Ax-api-key:s3cr3t-two", 1)
+	got := string(RedactHeader(nil, []byte(rec), "x-api-key", []byte("FP")))
+	if strings.Contains(got, "s3cr3t") {
+		t.Errorf("a key survived redaction: %q", got)
+	}
+	want := strings.NewReplacer("X-API-Key:s3cr3t%0A", "X-API-Key:FP%0A", "x-api-key:s3cr3t-two", "x-api-key:FP").Replace(rec)
+	if got != want {
+		t.Errorf("RedactHeader changed more than the key:\n got %q\nwant %q", got, want)
+	}
+}
+
 func TestHeaderHelpersDoNotAllocate(t *testing.T) {
 	hdr := []byte("host:h%0Acookie:a=b%0AX-Api-Key:k%2012%0Aaccept:*/*%0A")
 	buf := make([]byte, 0, 256)
