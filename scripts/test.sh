@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Runs the whole test suite on a fresh machine: vet, then every test.
+# Runs the whole test suite on a fresh machine: gofmt and vet, then every
+# test, with the servers the integration tests talk to (kinesalite for
+# Kinesis, s3rver for S3) started on 127.0.0.1 by scripts/testenv.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,4 +11,4 @@ if [ -n "$unformatted" ]; then
 	exit 1
 fi
 go vet ./...
-go test -count=1 ./...
+scripts/testenv.sh go test -count=1 ./...
