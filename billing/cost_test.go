@@ -79,3 +79,17 @@ func TestCostDefaultRates(t *testing.T) {
 		t.Errorf("no rates: %v", err)
 	}
 }
+
+// The example config's tiered data transfer: 10 TB at $0.085, the rest at
+// $0.080, graduated.
+func TestCostTieredDataTransfer(t *testing.T) {
+	c := loadConfig(t, "example.yaml")
+	rep, err := Cost(c.Costs, CostUsage{CloudFrontBytesSent: 12 << 40}) // 12 TiB = 12,288 GB
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 10,240 × 8.5 + 2,048 × 8 = 87,040 + 16,384 = 103,424 cents.
+	if got := rep.Lines[0].Amount.String(); got != "103424" {
+		t.Errorf("data transfer %s, want 103424", got)
+	}
+}
