@@ -73,6 +73,9 @@ func (c *Config) setDefaults() {
 	}
 }
 
+// maxPendingRejectBytes bounds the reject text held until a commit.
+const maxPendingRejectBytes = 32 << 20
+
 // Summary reports what a run did.
 type Summary struct {
 	Objects      int                             // inputs given
@@ -228,7 +231,8 @@ func (in *Ingester) Run(ctx context.Context, inputs []Input) (*Summary, error) {
 func (in *Ingester) write(ctx context.Context, w keymeter.Writer, msgs <-chan message, free chan<- *keymeter.Batch, sum *Summary) error {
 	type tally struct{ events, dups, rejected int64 }
 	perObject := map[string]*tally{}
-	pending := 0
+	pending := 0      // rows and rejects since the last commit
+	pendingBytes := 0 // bytes of reject text since the last commit
 	committed := *sum
 	for m := range msgs {
 		if ctx.Err() != nil {
@@ -282,6 +286,9 @@ func (in *Ingester) write(ctx context.Context, w keymeter.Writer, msgs <-chan me
 			t.rejected += int64(len(m.rejects))
 			sum.Rejected += int64(len(m.rejects))
 			pending += len(m.rejects)
+			for _, r := range m.rejects {
+				pendingBytes += len(r.Text)
+			}
 		}
 		sum.Lines += m.lines
 		if m.finish != nil {
@@ -296,11 +303,13 @@ func (in *Ingester) write(ctx context.Context, w keymeter.Writer, msgs <-chan me
 				sum.Failed = append(sum.Failed, *m.fail)
 			}
 		}
-		if pending >= in.cfg.CommitRows {
+		// Rejects are held in memory until the commit: commit early when a
+		// file full of bad lines would make them large.
+		if pending >= in.cfg.CommitRows || pendingBytes >= maxPendingRejectBytes {
 			if err := w.Commit(ctx); err != nil {
 				return fmt.Errorf("commit: %w", err)
 			}
-			pending = 0
+			pending, pendingBytes = 0, 0
 			committed = *sum
 		}
 		if in.cfg.Progress != nil {
