@@ -257,6 +257,9 @@ func (rd *Reader) unwrapLambda(data []byte) ([]byte, error) {
 	}
 	rd.inner = rd.inner[:0]
 	for {
+		if len(rd.inner) >= MaxPayloadSize {
+			return nil, fmt.Errorf("awslogs.data: decompresses to more than %d bytes", MaxPayloadSize)
+		}
 		if len(rd.inner) == cap(rd.inner) {
 			rd.inner = append(rd.inner, 0)[:len(rd.inner)]
 		}

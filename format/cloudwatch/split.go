@@ -5,6 +5,11 @@ import (
 	"io"
 )
 
+// MaxPayloadSize bounds the size of one decompressed payload (CloudWatch
+// Logs batches are at most 1 MiB of events; JSON escaping can inflate
+// them a few times). Larger payloads are refused rather than buffered.
+const MaxPayloadSize = 64 << 20
+
 // splitter cuts a stream into top-level JSON values without decoding
 // them: it tracks strings and bracket depth only, and leaves validation
 // to the scanner. It holds one value in memory at a time, in a buffer it
@@ -77,6 +82,9 @@ func (s *splitter) next() ([]byte, error) {
 			i -= s.start
 			s.off += int64(s.start)
 			s.buf, s.start = s.buf[:n], 0
+		}
+		if len(s.buf) >= MaxPayloadSize {
+			return nil, fmt.Errorf("a payload is larger than %d bytes", MaxPayloadSize)
 		}
 		if len(s.buf) == cap(s.buf) {
 			s.buf = append(s.buf, make([]byte, max(len(s.buf), 32<<10))...)[:len(s.buf)]
