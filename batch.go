@@ -105,6 +105,17 @@ var layouts = map[Source]Layout{
 		Path:   FieldURIStem,
 		Rest:   []Field{FieldRequestID, FieldClientIP, FieldQuery, FieldCookie, FieldForwardedFor},
 	},
+	// API Gateway access logs: RequestID is the dedupe ID (extendedRequestId,
+	// else requestId), APIRequestID the requestId as logged. Protocol is
+	// $context.protocol ("HTTP/1.1") and ViewerHost $context.domainName.
+	SourceAPIGateway: {
+		Dims: []Field{
+			FieldMethod, FieldViewerHost, FieldProtocol, FieldStage, FieldAPIID, FieldResourcePath, FieldRouteKey,
+		},
+		Client: []Field{FieldUserAgent, FieldReferer},
+		Path:   FieldURIStem,
+		Rest:   []Field{FieldRequestID, FieldClientIP, FieldAPIRequestID},
+	},
 }
 
 // LayoutOf returns the storage layout of source s.

@@ -69,13 +69,16 @@ func (a Attribution) String() string {
 	return fmt.Sprintf("attribution(%d)", uint8(a))
 }
 
-// Field identifies one CloudFront log field by meaning. Standard and
-// real-time logs name some fields differently and swap the meaning of
-// cs-host and x-host-header; a Field is the meaning, not the name.
+// Field identifies one log field by meaning. Standard and real-time
+// CloudFront logs name some fields differently and swap the meaning of
+// cs-host and x-host-header; a Field is the meaning, not the name. API
+// Gateway events fill the closest CloudFront fields (see
+// format/apigateway) and the API Gateway fields at the end.
 type Field uint8
 
 // CloudFront fields, in the order of the 33-field standard log. Fields
-// after FieldRangeEnd exist only in real-time logs.
+// after FieldRangeEnd exist only in real-time logs; fields after FieldASN
+// only in API Gateway access logs.
 const (
 	FieldDate                       Field = iota // date (standard logs)
 	FieldTime                                    // time (standard logs)
@@ -125,7 +128,17 @@ const (
 	FieldOriginFBL                               // origin-fbl
 	FieldOriginLBL                               // origin-lbl
 	FieldASN                                     // asn
-	NumFields                                    // number of Field values
+	FieldResourcePath                            // $context.resourcePath (REST APIs: "/pets/{petId}")
+	FieldRouteKey                                // $context.routeKey (HTTP APIs: "GET /pets")
+	FieldStage                                   // $context.stage
+	FieldAPIID                                   // $context.apiId
+	FieldAPIRequestID                            // $context.requestId (FieldRequestID holds the dedupe ID)
+	FieldAPIKeyID                                // $context.identity.apiKeyId: attributes REST API requests
+	FieldIdentity                                // the operator's identity field (HTTP APIs): attributes requests
+	// FieldAPIKey is $context.identity.apiKey, the API key itself: a
+	// secret. Ingest fingerprints it; no Layout may name it.
+	FieldAPIKey
+	NumFields // number of Field values
 )
 
 // Event is one request as a log reported it. Parsers fill a caller-owned
