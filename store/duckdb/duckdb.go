@@ -144,7 +144,7 @@ func (s *DB) migrate(ctx context.Context) error {
 	if _, err := s.db.ExecContext(ctx, schema); err != nil {
 		return fmt.Errorf("create schema: %w", err)
 	}
-	if _, err := s.db.ExecContext(ctx, views); err != nil {
+	if _, err := s.db.ExecContext(ctx, views+apigatewayViews); err != nil {
 		return fmt.Errorf("create views: %w", err)
 	}
 	_, err = s.db.ExecContext(ctx, `INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)`, strconv.Itoa(schemaVersion))

@@ -74,7 +74,11 @@ CREATE TABLE IF NOT EXISTS dict_dims (
 	edge_response_result VARCHAR,
 	edge_detailed_result VARCHAR,
 	fle_status           VARCHAR,
-	content_type         VARCHAR
+	content_type         VARCHAR,
+	stage                VARCHAR,
+	api_id               VARCHAR,
+	resource_path        VARCHAR,
+	route_key            VARCHAR
 );
 
 CREATE TABLE IF NOT EXISTS dict_clients (
@@ -118,12 +122,13 @@ CREATE TABLE IF NOT EXISTS rejects (
 );
 `
 
-// dimsColumns are the dict_dims columns in the order of
-// keymeter.LayoutOf(source).Dims for CloudFront sources.
+// dimsColumns are the dict_dims columns in table order, which is the
+// order of keymeter.LayoutOf(source).Dims for CloudFront sources; other
+// sources name their columns in sourceDimsColumns.
 var dimsColumns = []string{
 	"edge_location", "method", "distribution_domain", "viewer_host", "protocol", "protocol_version",
 	"ssl_protocol", "ssl_cipher", "edge_result", "edge_response_result", "edge_detailed_result",
-	"fle_status", "content_type",
+	"fle_status", "content_type", "stage", "api_id", "resource_path", "route_key",
 }
 
 // views are (re)created at every open, so that a newer keymeter can change

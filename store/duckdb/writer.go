@@ -471,12 +471,9 @@ func insertDict(ctx context.Context, tx *sql.Tx, kind keymeter.DictKind, entries
 		idArgs := make([]any, 0, len(chunk))
 		want := make(map[int64]string, len(chunk))
 		for _, e := range chunk {
-			args = append(args, int64(e.ID), uint8(e.Source))
-			for _, v := range e.Values {
-				args = append(args, v)
-			}
-			for range width - 2 - len(e.Values) {
-				args = append(args, nil)
+			var err error
+			if args, err = appendDictRow(args, e, width); err != nil {
+				return err
 			}
 			idArgs = append(idArgs, int64(e.ID))
 			want[int64(e.ID)] = strings.Join(e.Values, "\t")

@@ -37,6 +37,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"Latency", testLatency},
 		{"Rejects", testRejects},
 		{"InvalidPeriod", testInvalidPeriod},
+		{"Reconcile", testReconcile},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -66,6 +67,7 @@ type ev struct {
 	recv     int64
 	ms       int32 // time-taken; -1 for none
 	source   keymeter.Source
+	identity bool // key is an API Gateway API key ID, not a key
 }
 
 func (e ev) withDefaults() ev {
@@ -117,7 +119,10 @@ func batches(obj string, events ...ev) []*keymeter.Batch {
 			bySource[e.source] = b
 			order = append(order, e.source)
 		}
-		l := keymeter.LayoutOf(keymeter.SourceCloudFront)
+		l := keymeter.LayoutOf(e.source)
+		if len(l.Dims) == 0 {
+			l = keymeter.LayoutOf(keymeter.SourceCloudFront)
+		}
 		dimsValues := make([]string, len(l.Dims))
 		for i, f := range l.Dims {
 			dimsValues[i] = "-"
@@ -140,11 +145,14 @@ func batches(obj string, events ...ev) []*keymeter.Batch {
 		)
 		row := keymeter.Row{
 			Time: day0.Add(e.at).UnixMicro(), ID: [2]uint64{hash(e.id), hash(e.id + "/2")},
-			Dims: dims, Path: path, Client: client, Status: e.status, BytesSent: e.sent, BytesRecv: e.recv,
+			Dims: dims, Path: path, Client: client, Status: max(e.status, 0), BytesSent: e.sent, BytesRecv: e.recv,
 			TimeTaken: e.ms, TTFB: -1, ClientPort: -1, FLEEncrypt: -1, ContentLen: -1, RangeStart: -1, RangeEnd: -1,
 		}
 		if e.key != "" {
 			fp := testKey(e.key)
+			if e.identity {
+				fp = keymeter.OriginIdentity(keymeter.IdentityAPIKeyID, []byte(e.key))
+			}
 			row.KeyID = fp.ID
 			b.Keys = append(b.Keys, fp)
 		} else {
