@@ -20,4 +20,9 @@ bench:
 # A short fuzzing session for every parser.
 fuzz:
 	go test ./format/cloudfront -run '^$$' -fuzz FuzzParse -fuzztime 30s
-	go test ./ingest -run '^$$' -fuzz FuzzRedact -fuzztime 30s
+	go test ./ingest -run '^$$' -fuzz '^FuzzRedact$$' -fuzztime 30s
+	go test ./ingest -run '^$$' -fuzz '^FuzzRedactJSONKeys$$' -fuzztime 30s
+	go test ./format/apigateway -run '^$$' -fuzz '^FuzzJSONParser$$' -fuzztime 30s
+	go test ./format/apigateway -run '^$$' -fuzz '^FuzzCLFParser$$' -fuzztime 30s
+	go test ./format/cloudwatch -run '^$$' -fuzz '^FuzzSubscriptionReader$$' -fuzztime 30s
+	go test ./format/cloudwatch -run '^$$' -fuzz '^FuzzParseExportLine$$' -fuzztime 30s

@@ -14,6 +14,7 @@ type encoder struct {
 	source keymeter.Source
 	layout keymeter.Layout
 	keys   *keyFinder
+	origin originIDs // API Gateway identities, see attributeOrigin
 	// sent remembers the dictionary entries and key fingerprints already
 	// put into a batch, so that each is handed to the store about once.
 	sent     map[uint64]struct{}
@@ -60,6 +61,9 @@ func (e *encoder) encode(ev *keymeter.Event, b *keymeter.Batch) keymeter.Attribu
 	row.ID = [2]uint64{id.Hi, id.Lo}
 
 	fp, ok := e.redactFields(ev)
+	if e.source == keymeter.SourceAPIGateway {
+		fp, ok = e.attributeOrigin(ev, fp, ok)
+	}
 	if ok {
 		row.KeyID = fp.ID
 		if e.markSent(fp.ID ^ keyTag) {

@@ -23,8 +23,10 @@ type Parser interface {
 // RecordReader splits an object's content into records.
 type RecordReader interface {
 	// Next returns the next record, valid until the next call, or io.EOF
-	// at the end. Other errors mean the content could not be read further;
-	// the record returned with them, if any, is incomplete.
+	// at the end. A *keymeter.ParseError rejects one record (the one
+	// returned with it, if any) and reading goes on. Other errors mean the
+	// content could not be read further; the record returned with them,
+	// if any, is incomplete.
 	Next() ([]byte, error)
 }
 
@@ -37,6 +39,9 @@ type Format struct {
 	// NewRecords splits an object's decompressed content into records;
 	// nil means one record per line.
 	NewRecords func(r io.Reader) RecordReader
+	// Skip, when set, returns why an object is not read, judging by its
+	// URI alone, or "" to read it.
+	Skip func(uri string) string
 }
 
 // formats are the formats ingest knows, by name.

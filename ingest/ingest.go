@@ -53,6 +53,8 @@ type Config struct {
 	// Progress, when set, is called from the writer goroutine after each
 	// batch with the running totals.
 	Progress func(Summary)
+	// APIGateway configures the apigateway formats.
+	APIGateway APIGateway
 }
 
 func (c *Config) setDefaults() {
@@ -363,6 +365,11 @@ func (wk *worker) send(ctx context.Context, m message) error {
 func (wk *worker) object(ctx context.Context, inp Input) error {
 	obj := inp.Object
 	uri := obj.URI
+	if skip := wk.in.format.Skip; skip != nil {
+		if reason := skip(uri); reason != "" {
+			return wk.send(ctx, message{skip: &Skipped{URI: uri, Reason: reason}})
+		}
+	}
 	if prev, err := wk.in.store.FindObject(ctx, obj); err != nil {
 		return fmt.Errorf("look up %s: %w", uri, err)
 	} else if prev != nil {
@@ -465,8 +472,9 @@ func (wk *worker) read(ctx context.Context, obj *keymeter.Object, rc io.Reader) 
 			break
 		}
 		lineNo++
-		if errors.Is(err, errLineTooLong) {
-			reject(nil, err)
+		var pe *keymeter.ParseError
+		if errors.Is(err, errLineTooLong) || errors.As(err, &pe) {
+			reject(line, err)
 			continue
 		}
 		if err != nil {
@@ -510,7 +518,7 @@ func (wk *worker) recycle(b *keymeter.Batch) {
 // redactLine returns a rejected line as text with every API key replaced
 // by its fingerprint, cut to keymeter.MaxRejectText.
 func (wk *worker) redactLine(line []byte) string {
-	out, _, _ := wk.keys.redact(wk.redact[:0], line)
+	out := wk.redactRecord(wk.redact[:0], line)
 	if len(out) > keymeter.MaxRejectText {
 		out = out[:keymeter.MaxRejectText]
 	}
