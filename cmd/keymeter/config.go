@@ -33,6 +33,8 @@ type Config struct {
 	KeyParams []string `yaml:"key_params"`
 	// MemoryLimit caps the embedded database's memory ("512MB").
 	MemoryLimit string `yaml:"memory_limit"`
+	// APIGateway describes API Gateway access log templates.
+	APIGateway apigatewayConfig `yaml:"apigateway"`
 
 	path string // the config file read, if any
 }
@@ -140,6 +142,7 @@ func (cfg *Config) Validate() error {
 			problems = append(problems, fmt.Sprintf("key_params[%d]: %q is not a query parameter name", i, p))
 		}
 	}
+	problems = append(problems, cfg.APIGateway.problems()...)
 	if len(problems) > 0 {
 		where := "configuration"
 		if cfg.path != "" {

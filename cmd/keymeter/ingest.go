@@ -23,11 +23,14 @@ const ingestMemoryLimit = "96MB"
 
 func (m *Main) runIngest(ctx context.Context, args []string) error {
 	fs := m.newFlagSet("ingest", "[flags] SOURCE...",
-		"Reads CloudFront standard logs (plain or gzip) from files, directories (recursively)\n"+
-			"and glob patterns into the store. Each request is counted once, however often\n"+
-			"its line or its file is ingested. Bad lines are rejected, counted and kept\n"+
-			"(see keymeter rejects); unreadable files are reported and the others still\n"+
-			"ingested, and the command then exits with status 3.")
+		"Reads logs (plain or gzip) from files, directories (recursively) and glob\n"+
+			"patterns into the store: CloudFront standard logs by default; API Gateway\n"+
+			"access logs with --format apigateway (lines), apigateway-cloudwatch (CloudWatch\n"+
+			"Logs subscription payloads, as Kinesis, Lambda or Firehose deliver them) or\n"+
+			"apigateway-export (CloudWatch Logs exports to S3). Each request is counted once,\n"+
+			"however often its line or its file is ingested. Bad lines are rejected, counted\n"+
+			"and kept (see keymeter rejects); unreadable files are reported and the others\n"+
+			"still ingested, and the command then exits with status 3.")
 	var common commonFlags
 	common.register(fs, true)
 	format := fs.String("format", "cloudfront", "log `format` of the sources: "+strings.Join(ingest.FormatNames(), ", "))
@@ -74,11 +77,12 @@ func (m *Main) runIngest(ctx context.Context, args []string) error {
 		progress = &progressLine{w: m.Stderr, start: time.Now()}
 	}
 	in, err := ingest.New(db, ingest.Config{
-		Format:    *format,
-		KeyParams: cfg.KeyParams,
-		Secret:    secret,
-		Workers:   *workers,
-		Progress:  progress.update,
+		Format:     *format,
+		KeyParams:  cfg.KeyParams,
+		Secret:     secret,
+		Workers:    *workers,
+		Progress:   progress.update,
+		APIGateway: cfg.APIGateway.ingestConfig(),
 	})
 	if err != nil {
 		return err
