@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -17,9 +18,15 @@ const keysUsage = `Usage:
   keymeter keys import [flags] FILE.csv   assign API keys to customers
   keymeter keys list [flags]              list known keys (fingerprints, never the keys)
 
-FILE.csv has a header line with the columns customer and api_key, one key per
-line; a customer may own several keys. Use - to read standard input. Raw keys
-are never stored: keymeter keeps a keyed fingerprint and the last 4 characters.
+FILE.csv has a header line with the column customer and at least one of
+api_key (the key clients send, as CloudFront logs it), api_key_id (the ID of
+an API Gateway API key, as its access logs show it) and identity (the value of
+the identity field configured for API Gateway access logs, for HTTP APIs). A
+row may fill any of them: keys on one row belong to the same customer, which
+is what links the edge and the origin for keymeter reconcile. A customer may
+have several rows. Use - to read standard input. Raw keys are never stored:
+keymeter keeps a keyed fingerprint and the last 4 characters. Key IDs and
+identities are not secrets and are kept as they are.
 `
 
 func (m *Main) runKeys(ctx context.Context, args []string) error {
@@ -41,9 +48,9 @@ func (m *Main) runKeys(ctx context.Context, args []string) error {
 
 func (m *Main) runKeysImport(ctx context.Context, args []string) error {
 	fs := m.newFlagSet("keys import", "[flags] FILE.csv",
-		"Assigns API keys to customers. The CSV needs a header with the columns\n"+
-			"customer and api_key. Importing again is harmless; a key listed under another\n"+
-			"customer moves to it.")
+		"Assigns API keys to customers. The CSV needs a header with the column customer\n"+
+			"and at least one of api_key, api_key_id (API Gateway) and identity. Importing\n"+
+			"again is harmless; a key listed under another customer moves to it.")
 	var common commonFlags
 	common.register(fs, false)
 	pos, err := parseFlags(fs, args)
@@ -81,9 +88,19 @@ func (m *Main) runKeysImport(ctx context.Context, args []string) error {
 		return err
 	}
 	fp := keymeter.NewFingerprinter(secret)
-	assign := make([]keymeter.KeyAssignment, len(rows))
-	for i, row := range rows {
-		assign[i] = keymeter.KeyAssignment{KeyFingerprint: fp.Fingerprint([]byte(row.key)), Customer: row.customer}
+	var assign []keymeter.KeyAssignment
+	for _, row := range rows {
+		if row.key != "" {
+			assign = append(assign, keymeter.KeyAssignment{KeyFingerprint: fp.Fingerprint([]byte(row.key)), Customer: row.customer})
+		}
+		if row.keyID != "" {
+			id := keymeter.OriginIdentity(keymeter.IdentityAPIKeyID, []byte(row.keyID))
+			assign = append(assign, keymeter.KeyAssignment{KeyFingerprint: id, Customer: row.customer})
+		}
+		if row.identity != "" {
+			id := keymeter.OriginIdentity(keymeter.IdentityCaller, []byte(row.identity))
+			assign = append(assign, keymeter.KeyAssignment{KeyFingerprint: id, Customer: row.customer})
+		}
 	}
 	res, err := db.ImportKeys(ctx, assign)
 	if err != nil {
@@ -95,9 +112,16 @@ func (m *Main) runKeysImport(ctx context.Context, args []string) error {
 }
 
 type keyRow struct {
-	customer, key string
-	line          int
+	customer string
+	key      string // api_key: a secret
+	keyID    string // api_key_id
+	identity string
+	line     int
 }
+
+// keyColumns are the columns of a key file that name a key, in the
+// order of keyRow's members.
+var keyColumns = []string{"api_key", "api_key_id", "identity"}
 
 // readKeyCSV reads and checks a key file, reporting every problem at once.
 // Problems name lines, never keys.
@@ -107,7 +131,7 @@ func readKeyCSV(r io.Reader, name string) ([]keyRow, error) {
 	cr.TrimLeadingSpace = true
 	header, err := cr.Read()
 	if errors.Is(err, io.EOF) {
-		return nil, keymeter.Errorf(keymeter.EINVALID, "%s: empty file: want a header line customer,api_key", name)
+		return nil, keymeter.Errorf(keymeter.EINVALID, "%s: empty file: want a header line customer,api_key (or api_key_id, identity)", name)
 	}
 	if err != nil {
 		return nil, keymeter.Errorf(keymeter.EINVALID, "%s: %v", name, err)
@@ -117,22 +141,35 @@ func readKeyCSV(r io.Reader, name string) ([]keyRow, error) {
 	for i, h := range header {
 		h = strings.ToLower(strings.TrimSpace(strings.TrimPrefix(h, "\ufeff")))
 		switch h {
-		case "customer", "api_key":
+		case "customer", "api_key", "api_key_id", "identity":
+			if _, dup := col[h]; dup {
+				problems = append(problems, fmt.Sprintf("line 1: column %q appears twice", h))
+			}
 			col[h] = i
 		default:
-			problems = append(problems, fmt.Sprintf("line 1: unknown column %q (want customer and api_key)", h))
+			problems = append(problems, fmt.Sprintf("line 1: unknown column %q (want customer, api_key, api_key_id or identity)", h))
 		}
 	}
-	for _, c := range []string{"customer", "api_key"} {
-		if _, ok := col[c]; !ok {
-			problems = append(problems, fmt.Sprintf("line 1: missing column %q", c))
-		}
+	if _, ok := col["customer"]; !ok {
+		problems = append(problems, `line 1: missing column "customer"`)
+	}
+	if !slices.ContainsFunc(keyColumns, func(c string) bool { _, ok := col[c]; return ok }) {
+		problems = append(problems, `line 1: missing column "api_key" (or "api_key_id", "identity")`)
 	}
 	if len(problems) > 0 {
 		return nil, keymeter.Errorf(keymeter.EINVALID, "%s:\n  %s", name, strings.Join(problems, "\n  "))
 	}
+	field := func(rec []string, c string) string {
+		if i, ok := col[c]; ok {
+			return strings.TrimSpace(rec[i])
+		}
+		return ""
+	}
 	var rows []keyRow
-	owner := map[string]keyRow{}
+	owners := map[string]map[string]keyRow{} // per key column: value to first row
+	for _, c := range keyColumns {
+		owners[c] = map[string]keyRow{}
+	}
 	for {
 		rec, err := cr.Read()
 		if errors.Is(err, io.EOF) {
@@ -154,23 +191,38 @@ func readKeyCSV(r io.Reader, name string) ([]keyRow, error) {
 			problems = append(problems, fmt.Sprintf("line %d: %d fields, the header has %d", line, len(rec), len(header)))
 			continue
 		}
-		row := keyRow{customer: strings.TrimSpace(rec[col["customer"]]), key: strings.TrimSpace(rec[col["api_key"]]), line: line}
+		row := keyRow{customer: field(rec, "customer"), key: field(rec, "api_key"), keyID: field(rec, "api_key_id"),
+			identity: field(rec, "identity"), line: line}
+		values := []string{row.key, row.keyID, row.identity}
 		switch {
 		case row.customer == "":
 			problems = append(problems, fmt.Sprintf("line %d: empty customer", line))
 			continue
-		case row.key == "":
-			problems = append(problems, fmt.Sprintf("line %d: empty api_key", line))
+		case row.key == "" && row.keyID == "" && row.identity == "":
+			problems = append(problems, fmt.Sprintf("line %d: no %s", line, strings.Join(presentKeyColumns(col), " or ")))
 			continue
 		}
-		if prev, ok := owner[row.key]; ok {
-			if prev.customer != row.customer {
-				problems = append(problems, fmt.Sprintf("line %d: the same api_key as line %d, for another customer", line, prev.line))
+		ok := true
+		for i, c := range keyColumns {
+			v := values[i]
+			if v == "" {
+				continue
 			}
-			continue
+			if prev, seen := owners[c][v]; seen && prev.customer != row.customer {
+				problems = append(problems, fmt.Sprintf("line %d: the same %s as line %d, for another customer", line, c, prev.line))
+				ok = false
+			} else if !seen {
+				owners[c][v] = row
+			} else {
+				values[i] = "" // listed before for the same customer
+			}
 		}
-		owner[row.key] = row
-		rows = append(rows, row)
+		if ok {
+			row.key, row.keyID, row.identity = values[0], values[1], values[2]
+			if row.key != "" || row.keyID != "" || row.identity != "" {
+				rows = append(rows, row)
+			}
+		}
 	}
 	if len(problems) > 0 {
 		return nil, keymeter.Errorf(keymeter.EINVALID, "%s: nothing imported:\n  %s", name, strings.Join(problems, "\n  "))
@@ -181,10 +233,22 @@ func readKeyCSV(r io.Reader, name string) ([]keyRow, error) {
 	return rows, nil
 }
 
+// presentKeyColumns lists the key columns a header has.
+func presentKeyColumns(col map[string]int) []string {
+	var out []string
+	for _, c := range keyColumns {
+		if _, ok := col[c]; ok {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
 func (m *Main) runKeysList(ctx context.Context, args []string) error {
 	fs := m.newFlagSet("keys list", "[flags]",
 		"Lists the API keys keymeter knows: imported ones and ones seen in logs, by\n"+
-			"fingerprint and hint (the last 4 characters), never the key itself.")
+			"fingerprint and hint (the last 4 characters), never the key itself. API Gateway\n"+
+			"key IDs and identities are listed as they are, as apikeyid:ID and identity:VALUE.")
 	var common commonFlags
 	common.register(fs, false)
 	format := fs.String("format", formatTable, "output `format`: table, json or csv")
