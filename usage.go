@@ -8,7 +8,7 @@ type Dimension string
 // Dimensions of a usage query.
 const (
 	DimCustomer     Dimension = "customer"
-	DimAPIKey       Dimension = "api_key" // the key's fingerprint, never the key
+	DimAPIKey       Dimension = "api_key" // the key's fingerprint, never the key; or an origin identity (apikeyid:ID)
 	DimPath         Dimension = "path"
 	DimMethod       Dimension = "method"
 	DimStatus       Dimension = "status"

@@ -11,7 +11,8 @@ import (
 func (m *Main) runUsage(ctx context.Context, args []string) error {
 	fs := m.newFlagSet("usage", "[flags]",
 		"Reports requests and bytes over the half-open period [--from, --to), in UTC,\n"+
-			"grouped by the --by columns: customer, api_key (the key's fingerprint), path,\n"+
+			"grouped by the --by columns: customer, api_key (the key's fingerprint, or an\n"+
+			"API Gateway key ID as apikeyid:ID), path,\n"+
 			"method, status, edge_result, edge_location, day, hour, month, source,\n"+
 			"unattributed_reason. Unattributed requests have a null customer and key.\n"+
 			"Counts and bytes are exact; time_taken statistics are in seconds.")
