@@ -42,6 +42,9 @@ type Input struct {
 type Late struct {
 	Period billing.Period
 	After  time.Time
+	// Events counts all of the customer's late events of Period, whether
+	// or not a priced meter counts them.
+	Events int64
 	Billed map[string]Usage // loaded by After
 	Late   map[string]Usage // loaded in (After, Cutoff]
 }
@@ -97,11 +100,11 @@ func Build(in Input) (*Document, error) {
 	late := slices.Clone(in.Late)
 	slices.SortFunc(late, func(a, b Late) int { return a.Period.Start.Compare(b.Period.Start) })
 	for _, l := range late {
-		lines, n, err := lateLines(in.Plan, in.Customer, l, cutoff)
+		lines, err := lateLines(in.Plan, in.Customer, l, cutoff)
 		if err != nil {
 			return nil, err
 		}
-		d.LateEvents += n
+		d.LateEvents += l.Events
 		for _, line := range lines {
 			d.LateAdjustments = d.LateAdjustments.Add(line.Amount)
 		}
@@ -111,27 +114,26 @@ func Build(in Input) (*Document, error) {
 	return d, nil
 }
 
-// lateLines rates one earlier period's late usage, and counts its events.
-func lateLines(plan *billing.Plan, customer string, l Late, cutoff time.Time) ([]Line, int64, error) {
+// lateLines rates one earlier period's late usage.
+func lateLines(plan *billing.Plan, customer string, l Late, cutoff time.Time) ([]Line, error) {
 	all := map[string]Usage{}
 	for name, u := range l.Billed {
 		all[name] = u
 	}
-	var events int64
 	for name, u := range l.Late {
 		if u.Events < 0 || u.RawQuantity < 0 {
-			return nil, 0, keymeter.Errorf(keymeter.EINVALID, "meter %q: negative late usage", name)
+			return nil, keymeter.Errorf(keymeter.EINVALID, "meter %q: negative late usage", name)
 		}
 		a := all[name]
 		all[name] = Usage{a.Events + u.Events, a.RawQuantity + u.RawQuantity}
 	}
 	before, err := billing.Rate(plan, l.Period, raw(l.Billed), billing.Options{Customer: customer})
 	if err != nil {
-		return nil, 0, err
+		return nil, err
 	}
 	after, err := billing.Rate(plan, l.Period, raw(all), billing.Options{Customer: customer})
 	if err != nil {
-		return nil, 0, err
+		return nil, err
 	}
 	var lines []Line
 	for i := range plan.Prices {
@@ -140,7 +142,6 @@ func lateLines(plan *billing.Plan, customer string, l Late, cutoff time.Time) ([
 		if !ok || u.Events == 0 {
 			continue
 		}
-		events += u.Events
 		was, now := usageLine(before, m.Name), usageLine(after, m.Name)
 		line := Line{
 			Line: billing.Line{
@@ -183,7 +184,7 @@ func lateLines(plan *billing.Plan, customer string, l Late, cutoff time.Time) ([
 			Period: l.Period.Month,
 		})
 	}
-	return lines, events, nil
+	return lines, nil
 }
 
 // usageLine returns the usage line of a meter, or a zero line.

@@ -72,8 +72,10 @@ type Document struct {
 	Subtotal               billing.Decimal `json:"subtotal"`
 	MinimumSpend           billing.Decimal `json:"minimum_spend"`
 	MinimumSpendAdjustment billing.Decimal `json:"minimum_spend_adjustment"`
-	// LateEvents counts the late events billed here, and LateAdjustments
-	// is the sum of the late lines.
+	// LateEvents counts the customer's late events of earlier periods
+	// that arrived by Cutoff (since the previous invoice), whether or not
+	// a priced meter counts them; LateAdjustments is the sum of the late
+	// lines.
 	LateEvents      int64           `json:"late_events"`
 	LateAdjustments billing.Decimal `json:"late_adjustments"`
 	// Total is the sum of all lines, in minor units.

@@ -72,6 +72,7 @@ func october(t *testing.T, status Status) Input {
 		Late: []Late{{
 			Period: sep,
 			After:  septemberCutoff,
+			Events: 1_012,
 			Billed: map[string]Usage{"api_requests": {9_500, 9_500}, "egress": {900, 900_000_000}},
 			Late:   map[string]Usage{"api_requests": {1_000, 1_000}, "egress": {12, 200_000_000}},
 		}},
@@ -147,7 +148,7 @@ func TestLateLinesTelescope(t *testing.T) {
 	billed["api_requests"] = Usage{arrivals[0], arrivals[0]}
 	for _, n := range arrivals[1:] {
 		d, err := Build(Input{Status: Draft, Customer: "acme", Plan: plan, Period: sep, Cutoff: octoberCutoff,
-			Late: []Late{{Period: sep, After: septemberCutoff, Billed: billed, Late: map[string]Usage{"api_requests": {n, n}}}}})
+			Late: []Late{{Period: sep, After: septemberCutoff, Events: n, Billed: billed, Late: map[string]Usage{"api_requests": {n, n}}}}})
 		if err != nil {
 			t.Fatal(err)
 		}
