@@ -31,7 +31,7 @@ func WriteText(w io.Writer, docs [][]byte, queries bool) error {
 func writeText(b *bytes.Buffer, v view, queries bool) {
 	title := v.Title
 	if v.Draft {
-		title += " (DRAFT: amounts change as events arrive; finalize to freeze)"
+		title += ": the amounts change as events arrive, until it is finalized"
 	}
 	b.WriteString(title + "\n\n")
 	tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', 0)

@@ -577,4 +577,23 @@ plans:
 	if r := c.run("costs", "--by", "path"); r.code != exitUsage {
 		t.Errorf("costs --by path: exit %d, %s", r.code, r.stderr)
 	}
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"customers"}, "no subcommand"},
+		{[]string{"customers", "rename"}, `unknown subcommand "rename"`},
+		{[]string{"customers", "remove"}, "exactly one CUSTOMER"},
+		{[]string{"export"}, "no format"},
+		{[]string{"export", "quickbooks"}, `unknown format "quickbooks"`},
+		{[]string{"export", "stripe"}, "--period is required"},
+		{[]string{"invoice", "extra"}, `unexpected argument "extra"`},
+	} {
+		if r := c.run(tt.args...); r.code != exitUsage || !strings.Contains(r.stderr, tt.want) {
+			t.Errorf("keymeter %s: exit %d, %q; want exit %d and %q", strings.Join(tt.args, " "), r.code, r.stderr, exitUsage, tt.want)
+		}
+	}
+	if r := c.run("customers", "remove", "nobody"); r.code != exitNotFound {
+		t.Errorf("customers remove of an unknown customer: exit %d, %s", r.code, r.stderr)
+	}
 }

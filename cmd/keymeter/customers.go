@@ -21,7 +21,7 @@ assignment, so "customers set acme --stripe-id cus_123" keeps acme's plan.
 `
 
 func (m *Main) runCustomers(ctx context.Context, args []string) error {
-	if len(args) == 0 {
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") && !isHelp(args[0]) {
 		fmt.Fprint(m.Stderr, customersUsage)
 		return &usageError{msg: "customers: no subcommand given (want set, list or remove)"}
 	}
@@ -208,4 +208,13 @@ func (m *Main) runCustomersRemove(ctx context.Context, args []string) error {
 	}
 	fmt.Fprintf(m.Stdout, "%s: the store's plan assignment is removed\n", pos[0])
 	return nil
+}
+
+// isHelp reports whether arg asks for help.
+func isHelp(arg string) bool {
+	switch arg {
+	case "-h", "-help", "--help", "help":
+		return true
+	}
+	return false
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/keymeter/keymeter/billing"
 	"github.com/keymeter/keymeter/billing/invoice"
@@ -13,7 +14,7 @@ const exportUsage = `Usage:
 `
 
 func (m *Main) runExport(ctx context.Context, args []string) error {
-	if len(args) == 0 {
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") && !isHelp(args[0]) {
 		fmt.Fprint(m.Stderr, exportUsage)
 		return &usageError{msg: "export: no format given (want stripe)"}
 	}
