@@ -1,6 +1,7 @@
 package billing
 
 import (
+	"encoding/json"
 	"testing"
 	"time"
 
@@ -168,5 +169,33 @@ func TestAnniversaryInTimeZone(t *testing.T) {
 	// Feb 28 03:00 UTC is Feb 27 in New York: the January period.
 	if q, _ := PeriodAt(a, utc("2025-02-28T03:00:00Z")); q.Month != "2025-01" {
 		t.Errorf("PeriodAt = %s, want 2025-01", q.Month)
+	}
+}
+
+// A period survives a JSON round trip: invoices are stored as JSON and
+// rendered from it.
+func TestPeriodJSONRoundTrip(t *testing.T) {
+	a := &Assignment{Customer: "c", Start: Date{2025, 10, 11}, Location: mustLoc(t, "America/New_York")}
+	p, err := PeriodFor(a, "2025-10")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := json.Marshal(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var q Period
+	if err := json.Unmarshal(b, &q); err != nil {
+		t.Fatal(err)
+	}
+	if c, _ := json.Marshal(q); string(c) != string(b) {
+		t.Errorf("round trip:\n got %s\nwant %s", c, b)
+	}
+	if !q.ActiveStart.Equal(p.ActiveStart) || q.ActiveFrom != p.ActiveFrom || q.Days != 31 || q.ActiveDays != 21 {
+		t.Errorf("decoded %+v, want %+v", q, p)
+	}
+	var d Date
+	if err := json.Unmarshal([]byte(`"2025-02-30"`), &d); err == nil {
+		t.Errorf("2025-02-30 decoded as %v", d)
 	}
 }

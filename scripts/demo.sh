@@ -21,3 +21,8 @@ step "$km" sql "SELECT regexp_extract(cs_uri_query, 'cf_api_key=([^&]+)', 1) AS 
   SUM(sc_bytes) / 1024 / 1024 AS total_mb_sent, AVG(time_taken) AS avg_response_time
 FROM cloudfront_logs WHERE year = '2025' AND month = '10' AND cs_uri_query LIKE '%cf_api_key=%'
 GROUP BY 1 ORDER BY total_requests DESC"
+export KEYMETER_BILLING=testdata/sample/billing.yaml
+step "$km" customers set initech --plan scale --start 2025-10-01
+step "$km" invoice --period 2025-10 --customer acme
+step "$km" invoice finalize --period 2025-10
+step "$km" costs --period 2025-10 --by customer

@@ -10,11 +10,13 @@
 #
 #   KINESIS_ENDPOINT          http://127.0.0.1:PORT of kinesalite
 #   S3_ENDPOINT               http://127.0.0.1:PORT of s3rver (any access key; secret S3RVER)
-#   KEYMETER_REQUIRE_SERVERS  1: tests that need a server fail instead of skipping
+#   KEYMETER_CHROMIUM         the headless Chromium of the HTML invoice test
+#   KEYMETER_REQUIRE_SERVERS  1: tests that need a server (or the browser) fail instead of skipping
 #
 # runs the command, and stops the servers and removes their data when it
 # exits, however it exits. Its exit status is the command's. Needs node and
-# npm (Debian: apt-get install nodejs npm).
+# npm (Debian: apt-get install nodejs npm), and installs Debian's chromium
+# when it is missing and the script runs as root.
 set -euo pipefail
 
 if [ $# -eq 0 ]; then
@@ -29,6 +31,16 @@ done
 if [ ! -d "$root/node_modules/kinesalite" ] || [ ! -d "$root/node_modules/s3rver" ]; then
   echo "testenv: installing the npm dev dependencies (npm ci)" >&2
   (cd "$root" && npm ci --no-audit --no-fund --loglevel=error) >&2
+fi
+
+chromium=${KEYMETER_CHROMIUM:-$(command -v chromium || true)}
+if [ -z "$chromium" ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  echo "testenv: installing chromium (apt-get install chromium)" >&2
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium) >&2
+  chromium=$(command -v chromium || true)
+fi
+if [ -n "$chromium" ]; then
+  export KEYMETER_CHROMIUM=$chromium
 fi
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/keymeter-testenv.XXXXXX")
@@ -72,7 +84,7 @@ wait_port s3rver "$!" "$tmp/s3rver.port"
 export KINESIS_ENDPOINT="http://127.0.0.1:$(cat "$tmp/kinesalite.port")"
 export S3_ENDPOINT="http://127.0.0.1:$(cat "$tmp/s3rver.port")"
 export KEYMETER_REQUIRE_SERVERS=1
-echo "testenv: KINESIS_ENDPOINT=$KINESIS_ENDPOINT S3_ENDPOINT=$S3_ENDPOINT" >&2
+echo "testenv: KINESIS_ENDPOINT=$KINESIS_ENDPOINT S3_ENDPOINT=$S3_ENDPOINT KEYMETER_CHROMIUM=${KEYMETER_CHROMIUM:-}" >&2
 
 status=0
 "$@" || status=$?

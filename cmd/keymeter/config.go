@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
@@ -35,6 +36,14 @@ type Config struct {
 	MemoryLimit string `yaml:"memory_limit"`
 	// APIGateway describes API Gateway access log templates.
 	APIGateway apigatewayConfig `yaml:"apigateway"`
+	// Billing is the billing config file (plans, meters, customers); a
+	// relative path is relative to this file's directory. Default:
+	// DATA/billing.yaml.
+	Billing string `yaml:"billing"`
+	// BillingGrace is how late events may arrive after a billing period
+	// ends: invoice finalize refuses a period before its end plus this
+	// ("36h"). Default: 24h.
+	BillingGrace string `yaml:"billing_grace"`
 
 	path string // the config file read, if any
 }
@@ -136,6 +145,11 @@ func (cfg *Config) Validate() error {
 	var problems []string
 	if strings.TrimSpace(cfg.Data) == "" {
 		problems = append(problems, "data: the data directory must not be empty")
+	}
+	if cfg.BillingGrace != "" {
+		if d, err := time.ParseDuration(cfg.BillingGrace); err != nil || d < 0 {
+			problems = append(problems, fmt.Sprintf("billing_grace: %q is not a duration such as 24h or 90m", cfg.BillingGrace))
+		}
 	}
 	for i, p := range cfg.KeyParams {
 		if p == "" || strings.ContainsAny(p, "&=\t ") {

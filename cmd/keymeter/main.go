@@ -15,6 +15,7 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"syscall"
+	"time"
 
 	"github.com/keymeter/keymeter"
 )
@@ -52,6 +53,17 @@ type Main struct {
 	Stdout io.Writer
 	Stderr io.Writer
 	Getenv func(string) string
+	// Now is the clock billing reads (periods closing, finalizing);
+	// time.Now when nil.
+	Now func() time.Time
+}
+
+// now returns the current time from m's clock.
+func (m *Main) now() time.Time {
+	if m.Now != nil {
+		return m.Now()
+	}
+	return time.Now()
 }
 
 // report prints err for people and returns the exit code it maps to.
@@ -102,6 +114,10 @@ Commands:
   reconcile  compare edge (CloudFront) and origin (API Gateway) counts
   sql        run a SQL query (Athena-compatible) over the store
   rejects    list the log lines that could not be ingested
+  customers  put customers on billing plans, and list them
+  invoice    show invoices (drafts, or finalized), and finalize them
+  costs      estimate the AWS cost of serving each customer, against revenue
+  export     export usage as Stripe meter events
   version    print the version
 
 Run "keymeter <command> -h" for a command's flags.
@@ -130,6 +146,14 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		return m.runSQL(ctx, rest)
 	case "rejects":
 		return m.runRejects(ctx, rest)
+	case "customers":
+		return m.runCustomers(ctx, rest)
+	case "invoice":
+		return m.runInvoice(ctx, rest)
+	case "costs":
+		return m.runCosts(ctx, rest)
+	case "export":
+		return m.runExport(ctx, rest)
 	case "version":
 		fmt.Fprintln(m.Stdout, "keymeter", version())
 		return nil

@@ -5,6 +5,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 )
 
 // cli runs keymeter in-process with an empty environment (plus env) and
@@ -13,6 +14,7 @@ type cli struct {
 	t    *testing.T
 	data string
 	env  map[string]string
+	now  func() time.Time // the clock; nil for the real one
 }
 
 func newCLI(t *testing.T) *cli {
@@ -27,7 +29,7 @@ type result2 struct {
 func (c *cli) runIn(stdin string, args ...string) result2 {
 	c.t.Helper()
 	var out, errb bytes.Buffer
-	m := &Main{Stdin: strings.NewReader(stdin), Stdout: &out, Stderr: &errb, Getenv: func(k string) string { return c.env[k] }}
+	m := &Main{Stdin: strings.NewReader(stdin), Stdout: &out, Stderr: &errb, Getenv: func(k string) string { return c.env[k] }, Now: c.now}
 	code := m.report(m.Run(context.Background(), args))
 	return result2{out.String(), errb.String(), code}
 }

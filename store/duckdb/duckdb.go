@@ -141,7 +141,7 @@ func (s *DB) migrate(ctx context.Context) error {
 			return fmt.Errorf("configure store: %w", err)
 		}
 	}
-	if _, err := s.db.ExecContext(ctx, schema); err != nil {
+	if _, err := s.db.ExecContext(ctx, schema+billingSchema); err != nil {
 		return fmt.Errorf("create schema: %w", err)
 	}
 	if _, err := s.db.ExecContext(ctx, views+apigatewayViews); err != nil {

@@ -209,3 +209,31 @@ CREATE OR REPLACE MACRO url_extract_parameter(url, name) AS
 	nullif(regexp_extract(url, '[?&]' || name || '=([^&#]*)', 1), '');
 CREATE OR REPLACE MACRO from_unixtime(x) AS to_timestamp(x);
 `
+
+// billingSchema creates the tables billing keeps: customers' plan
+// assignments and finalized invoices. It only adds tables, so it needs no
+// schema version: an older keymeter ignores them, and a store created by
+// one gets them at the next writable open.
+const billingSchema = `
+CREATE TABLE IF NOT EXISTS customers (
+	customer           VARCHAR PRIMARY KEY,
+	plan               VARCHAR NOT NULL,
+	start              DATE NOT NULL,
+	stripe_customer_id VARCHAR,
+	time_zone          VARCHAR,
+	periods            VARCHAR,
+	updated_at         TIMESTAMP NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS invoices (
+	customer     VARCHAR NOT NULL,
+	month        VARCHAR NOT NULL,
+	seq          BIGINT NOT NULL UNIQUE,
+	number       VARCHAR NOT NULL UNIQUE,
+	status       VARCHAR NOT NULL,
+	cutoff       TIMESTAMP NOT NULL,
+	finalized_at TIMESTAMP NOT NULL,
+	document     VARCHAR NOT NULL,
+	PRIMARY KEY (customer, month)
+);
+`

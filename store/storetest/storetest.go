@@ -1,7 +1,8 @@
 // Package storetest is the contract every keymeter.Store backend must
 // pass: Run(t, newStore) checks exactly-once writes, transactions, object
-// records, keys, rejects and usage queries against expected values worked
-// out by hand.
+// records, keys, rejects, usage queries and the billing abilities
+// (customers, meter totals, finalized invoices) against expected values
+// worked out by hand.
 package storetest
 
 import (
@@ -39,6 +40,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"InvalidPeriod", testInvalidPeriod},
 		{"Reconcile", testReconcile},
 	}
+	tests = append(tests, billingTests...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := newStore(t)

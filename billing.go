@@ -1,0 +1,145 @@
+package keymeter
+
+import (
+	"context"
+	"time"
+)
+
+// This file holds what the store keeps for billing: customers' plan
+// assignments, meter totals and finalized invoices. Rating itself lives in
+// package billing, which is pure; these are the store abilities it needs.
+
+// CustomerPlan puts a customer on a billing plan from a start date. It is
+// what `keymeter customers set` stores; it overrides the customer's entry
+// in the billing config file, if any.
+type CustomerPlan struct {
+	Customer string
+	Plan     string
+	// Start is the first day on the plan (YYYY-MM-DD) in the customer's
+	// billing time zone.
+	Start string
+	// StripeCustomerID is "cus_..." when the customer is billed through
+	// Stripe, else "".
+	StripeCustomerID string
+	// TimeZone (an IANA name) and Periods ("calendar" or "anniversary")
+	// override the billing config's defaults when set.
+	TimeZone string
+	Periods  string
+	// UpdatedAt is when the assignment was last set.
+	UpdatedAt time.Time
+}
+
+// CustomerStore keeps customers' plan assignments.
+type CustomerStore interface {
+	// SetCustomer adds or replaces the assignment of c.Customer.
+	SetCustomer(ctx context.Context, c CustomerPlan) error
+	// RemoveCustomer deletes a customer's assignment. It returns an
+	// ENOTFOUND error when there is none.
+	RemoveCustomer(ctx context.Context, customer string) error
+	// ListCustomers returns every assignment, ordered by customer.
+	ListCustomers(ctx context.Context) ([]CustomerPlan, error)
+}
+
+// Meter measures.
+const (
+	MeasureRequests      = "requests"       // one per request
+	MeasureBytesSent     = "bytes_sent"     // the sum of sc-bytes
+	MeasureBytesReceived = "bytes_received" // the sum of cs-bytes
+)
+
+// MeterSpec is one meter to total.
+type MeterSpec struct {
+	Name string
+	// Measure is MeasureRequests, MeasureBytesSent or MeasureBytesReceived.
+	Measure string
+	// Where selects the requests the meter counts: a boolean SQL
+	// expression over the columns of the events view (source, time,
+	// customer, api_key, path, method, status, edge_result,
+	// edge_location, bytes_sent, bytes_received, loaded_at) with "?"
+	// placeholders for Args, as billing.MeterFilter.SQLWhere writes it.
+	// Every backend offers the events view with these columns.
+	Where string
+	Args  []any
+}
+
+// MeterQuery asks for the totals of meters per customer over the
+// half-open period [From, To) of event time, for events loaded in
+// (LoadedAfter, LoadedBy]. Unattributed events (no customer) are never
+// counted.
+type MeterQuery struct {
+	From, To time.Time
+	// LoadedAfter, when not zero, counts only events loaded after it;
+	// LoadedBy, when not zero, only events loaded at or before it.
+	LoadedAfter time.Time
+	LoadedBy    time.Time
+	// Customer restricts the totals to one customer; "" means every
+	// customer, one row each.
+	Customer string
+	Meters   []MeterSpec
+}
+
+// MeterTotal is what one meter counted for one customer.
+type MeterTotal struct {
+	Customer string
+	Meter    string
+	// Events is the number of requests counted; Quantity their total in
+	// the meter's measure (requests, or bytes). Both are exact.
+	Events   int64
+	Quantity int64
+}
+
+// MeterTotaler totals meters for billing.
+type MeterTotaler interface {
+	// MeterTotals returns one row per customer and meter with at least
+	// one event, ordered by customer, then meter in the order of
+	// q.Meters. It returns an EINVALID error for an empty period, an
+	// unknown measure or a meter filter the store cannot run.
+	MeterTotals(ctx context.Context, q MeterQuery) ([]MeterTotal, error)
+	// LoadWatermark returns the loaded_at of the newest load, or the zero
+	// time when nothing was loaded yet: every event stored so far was
+	// loaded at or before it.
+	LoadWatermark(ctx context.Context) (time.Time, error)
+}
+
+// FinalInvoice is a finalized invoice: frozen, never computed again.
+type FinalInvoice struct {
+	Customer string
+	Month    string // the billing period's name, "2025-10"
+	// Seq numbers finalized invoices 1, 2, 3, ... in the order they were
+	// finalized, across customers; Number is its printed form.
+	Seq    int64
+	Number string
+	// Cutoff: the invoice counts the events loaded at or before it.
+	Cutoff      time.Time
+	FinalizedAt time.Time
+	// Document is the invoice's canonical JSON; every rendering of the
+	// invoice is computed from these bytes.
+	Document []byte
+}
+
+// InvoiceFilter selects finalized invoices; empty fields select all.
+type InvoiceFilter struct {
+	Customer string
+	Month    string
+}
+
+// InvoiceStore keeps finalized invoices.
+type InvoiceStore interface {
+	// FinalizeInvoices stores invoices, all or none. It returns an
+	// ECONFLICT error when a customer already has a finalized invoice for
+	// the same month, or a Seq or Number is taken.
+	FinalizeInvoices(ctx context.Context, invoices []FinalInvoice) error
+	// Invoices returns the finalized invoices f selects, ordered by
+	// customer then month.
+	Invoices(ctx context.Context, f InvoiceFilter) ([]FinalInvoice, error)
+	// LastInvoiceSeq returns the largest Seq stored, 0 when none.
+	LastInvoiceSeq(ctx context.Context) (int64, error)
+}
+
+// BillingStore is what billing needs from a store. Every backend
+// implements it and passes its part of the contract suite.
+type BillingStore interface {
+	CustomerStore
+	MeterTotaler
+	InvoiceStore
+}

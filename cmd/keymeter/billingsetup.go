@@ -1,0 +1,310 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/keymeter/keymeter"
+	"github.com/keymeter/keymeter/billing"
+	"github.com/keymeter/keymeter/billing/invoice"
+)
+
+// envBilling names the billing config file.
+const envBilling = "KEYMETER_BILLING"
+
+// defaultGrace is how late events may arrive after a period ends before
+// its invoice may be finalized.
+const defaultGrace = 24 * time.Hour
+
+// billingDB is what the billing commands need from the store.
+type billingDB interface {
+	keymeter.BillingStore
+	keymeter.UsageQuerier
+	keymeter.KeyStore
+}
+
+// billingFlags are the flags of every billing command.
+type billingFlags struct {
+	commonFlags
+	billing string
+}
+
+func (b *billingFlags) register(fs *flag.FlagSet) {
+	b.commonFlags.register(fs, false)
+	fs.StringVar(&b.billing, "billing", "", "billing config `file` (default $"+envBilling+", billing: in the config file, or DATA/billing.yaml)")
+}
+
+// billingSetup is the loaded configuration of a billing command.
+type billingSetup struct {
+	cfg     *Config
+	billing *billing.Config
+	path    string            // the billing config file
+	source  map[string]string // where each customer's assignment comes from: "config" or "store"
+}
+
+// loadBilling loads keymeter's configuration and the billing config.
+// The billing config file is the --billing flag, else $KEYMETER_BILLING,
+// else billing: in keymeter's config file (relative to that file), else
+// DATA/billing.yaml. Every problem in it is reported at once, with line
+// numbers, as an EINVALID error.
+func (m *Main) loadBilling(b *billingFlags) (*billingSetup, error) {
+	cfg, err := b.load(m.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	path, explicit := b.billing, b.billing != ""
+	if path == "" {
+		path, explicit = m.Getenv(envBilling), m.Getenv(envBilling) != ""
+	}
+	if path == "" && cfg.Billing != "" {
+		path, explicit = cfg.Billing, true
+		if !filepath.IsAbs(path) && cfg.path != "" {
+			path = filepath.Join(filepath.Dir(cfg.path), path)
+		}
+	}
+	if path == "" {
+		path = filepath.Join(cfg.Data, "billing.yaml")
+	}
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) && !explicit {
+		return nil, keymeter.Errorf(keymeter.ENOTFOUND, "no billing config: write %s (plans, meters and customers; see the README) or pass --billing FILE", path)
+	}
+	if err != nil {
+		return nil, keymeter.Errorf(keymeter.EINVALID, "billing config: %v", err)
+	}
+	bc, err := billing.ParseConfig(data)
+	if err != nil {
+		var ce *billing.ConfigError
+		if errors.As(err, &ce) {
+			lines := make([]string, len(ce.Problems))
+			for i, p := range ce.Problems {
+				lines[i] = p.String()
+			}
+			what := "a problem"
+			if len(lines) > 1 {
+				what = fmt.Sprintf("%d problems", len(lines))
+			}
+			return nil, keymeter.Errorf(keymeter.EINVALID, "billing config %s has %s; nothing was billed:\n  %s", path, what, strings.Join(lines, "\n  "))
+		}
+		return nil, err
+	}
+	s := &billingSetup{cfg: cfg, billing: bc, path: path, source: map[string]string{}}
+	for _, a := range bc.Customers {
+		s.source[a.Customer] = "config"
+	}
+	return s, nil
+}
+
+// grace returns the allowed lateness of events: billing_grace, 24h by
+// default.
+func (cfg *Config) grace() time.Duration {
+	if d, err := time.ParseDuration(cfg.BillingGrace); err == nil && cfg.BillingGrace != "" {
+		return d
+	}
+	return defaultGrace
+}
+
+// mergeCustomers adds the store's plan assignments to the billing
+// config's. A customer in both takes the store's assignment as a whole;
+// fields it leaves empty (time zone, periods) take the billing config's
+// defaults. Every problem (an unknown plan, a bad time zone) is reported
+// at once.
+func (s *billingSetup) mergeCustomers(ctx context.Context, db keymeter.CustomerStore) error {
+	stored, err := db.ListCustomers(ctx)
+	if err != nil {
+		return err
+	}
+	var problems []string
+	for _, cp := range stored {
+		a, errs := s.assignment(cp)
+		if len(errs) > 0 {
+			for _, e := range errs {
+				problems = append(problems, cp.Customer+": "+e)
+			}
+			continue
+		}
+		if i := slices.IndexFunc(s.billing.Customers, func(x billing.Assignment) bool { return x.Customer == cp.Customer }); i >= 0 {
+			s.billing.Customers[i] = a
+		} else {
+			s.billing.Customers = append(s.billing.Customers, a)
+		}
+		s.source[cp.Customer] = "store"
+	}
+	slices.SortFunc(s.billing.Customers, func(a, b billing.Assignment) int { return strings.Compare(a.Customer, b.Customer) })
+	if len(problems) > 0 {
+		return keymeter.Errorf(keymeter.EINVALID, "plan assignments in the store do not fit the billing config %s (fix them with keymeter customers set):\n  %s",
+			s.path, strings.Join(problems, "\n  "))
+	}
+	return nil
+}
+
+// assignment checks a stored assignment against the billing config and
+// returns it with the config's defaults filled in.
+func (s *billingSetup) assignment(cp keymeter.CustomerPlan) (billing.Assignment, []string) {
+	a := billing.Assignment{Customer: cp.Customer, Plan: cp.Plan, StripeCustomerID: cp.StripeCustomerID,
+		Location: s.billing.Location, Periods: s.billing.Periods}
+	var problems []string
+	if _, ok := s.billing.Plan(cp.Plan); !ok {
+		problems = append(problems, fmt.Sprintf("unknown plan %q (the billing config has %s)", cp.Plan, planNames(s.billing)))
+	}
+	d, err := billing.ParseDate(cp.Start)
+	if err != nil {
+		problems = append(problems, "start: "+err.Error())
+	}
+	a.Start = d
+	if cp.TimeZone != "" {
+		loc, err := time.LoadLocation(cp.TimeZone)
+		if err != nil || cp.TimeZone == "Local" {
+			problems = append(problems, fmt.Sprintf("unknown time zone %q (want an IANA name such as UTC or America/New_York)", cp.TimeZone))
+		} else {
+			a.Location = loc
+		}
+	}
+	switch k := billing.PeriodKind(cp.Periods); k {
+	case "":
+	case billing.Calendar, billing.Anniversary:
+		a.Periods = k
+	default:
+		problems = append(problems, fmt.Sprintf("unknown period kind %q (want calendar or anniversary)", cp.Periods))
+	}
+	if cp.StripeCustomerID != "" && (!strings.HasPrefix(cp.StripeCustomerID, "cus_") || len(cp.StripeCustomerID) < 5) {
+		problems = append(problems, fmt.Sprintf("%q is not a Stripe customer ID (cus_...)", cp.StripeCustomerID))
+	}
+	return a, problems
+}
+
+func planNames(c *billing.Config) string {
+	var names []string
+	for _, p := range c.Plans {
+		names = append(names, p.Name)
+	}
+	if len(names) == 0 {
+		return "no plans"
+	}
+	return strings.Join(names, ", ")
+}
+
+// billed is one customer billed for one period.
+type billed struct {
+	a      *billing.Assignment
+	plan   *billing.Plan
+	period billing.Period
+}
+
+// billedFor returns the customers to bill for the period named month:
+// only is one customer, or "" for every customer whose plan started
+// before the period's end.
+func (s *billingSetup) billedFor(month, only string) ([]billed, error) {
+	if _, err := time.Parse("2006-01", month); err != nil {
+		return nil, keymeter.Errorf(keymeter.EINVALID, "--period %q: want a month such as 2025-10", month)
+	}
+	var out []billed
+	for i := range s.billing.Customers {
+		a := &s.billing.Customers[i]
+		if only != "" && a.Customer != only {
+			continue
+		}
+		p, err := billing.PeriodFor(a, month)
+		if err != nil {
+			if only != "" {
+				return nil, err
+			}
+			continue // not on a plan yet in that period
+		}
+		plan, _ := s.billing.Plan(a.Plan)
+		out = append(out, billed{a: a, plan: plan, period: p})
+	}
+	if len(out) == 0 {
+		if only != "" {
+			return nil, keymeter.Errorf(keymeter.ENOTFOUND, "customer %q has no plan: keymeter customers set %s --plan PLAN --start DATE, or add it to %s", only, only, s.path)
+		}
+		return nil, keymeter.Errorf(keymeter.ENOTFOUND, "no customer is on a plan in %s: keymeter customers set CUSTOMER --plan PLAN --start DATE, or add customers to %s", month, s.path)
+	}
+	return out, nil
+}
+
+// meterSpecs returns the store queries of a plan's priced meters.
+func meterSpecs(plan *billing.Plan) []keymeter.MeterSpec {
+	specs := make([]keymeter.MeterSpec, 0, len(plan.Prices))
+	for i := range plan.Prices {
+		m := &plan.Prices[i].Meter
+		where, args := m.Filter.SQLWhere()
+		specs = append(specs, keymeter.MeterSpec{Name: m.Name, Measure: string(m.Measure), Where: where, Args: args})
+	}
+	return specs
+}
+
+// meterUsage totals a plan's meters for one customer over event time
+// [from, to) and load time (after, by].
+func meterUsage(ctx context.Context, db keymeter.MeterTotaler, b billed, from, to, after, by time.Time) (map[string]invoice.Usage, error) {
+	rows, err := db.MeterTotals(ctx, keymeter.MeterQuery{From: from, To: to, LoadedAfter: after, LoadedBy: by,
+		Customer: b.a.Customer, Meters: meterSpecs(b.plan)})
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]invoice.Usage{}
+	for _, r := range rows {
+		out[r.Meter] = invoice.Usage{Events: r.Events, RawQuantity: r.Quantity}
+	}
+	return out, nil
+}
+
+// previousMonth returns the month before "2025-10": "2025-09".
+func previousMonth(month string) string {
+	t, _ := time.Parse("2006-01", month)
+	return t.AddDate(0, -1, 0).Format("2006-01")
+}
+
+// document computes a customer's invoice for b.period from the store:
+// the usage loaded by cutoff and, when the previous period's invoice is
+// final, the late events of every finalized period loaded since that
+// invoice's cutoff. finals are the customer's finalized invoices.
+func document(ctx context.Context, db keymeter.MeterTotaler, b billed, cutoff time.Time, finals []keymeter.FinalInvoice, in invoice.Input) (*invoice.Document, error) {
+	usage, err := meterUsage(ctx, db, b, b.period.ActiveStart, b.period.End, time.Time{}, cutoff)
+	if err != nil {
+		return nil, err
+	}
+	in.Customer, in.Plan, in.Period, in.Cutoff, in.Usage = b.a.Customer, b.plan, b.period, cutoff, usage
+	prev := slices.IndexFunc(finals, func(f keymeter.FinalInvoice) bool { return f.Month == previousMonth(b.period.Month) })
+	if prev >= 0 {
+		after := finals[prev].Cutoff
+		for _, f := range finals {
+			if f.Month >= b.period.Month {
+				continue
+			}
+			d, err := invoice.Decode(f.Document)
+			if err != nil {
+				return nil, fmt.Errorf("invoice %s: %w", f.Number, err)
+			}
+			// Any late event at all? Counted over every event, priced or not.
+			all, err := db.MeterTotals(ctx, keymeter.MeterQuery{From: d.Period.ActiveStart, To: d.Period.End,
+				LoadedAfter: after, LoadedBy: cutoff, Customer: b.a.Customer,
+				Meters: []keymeter.MeterSpec{{Name: "all", Measure: keymeter.MeasureRequests}}})
+			if err != nil {
+				return nil, err
+			}
+			if len(all) == 0 {
+				continue
+			}
+			fb := billed{a: b.a, plan: b.plan, period: d.Period}
+			late, err := meterUsage(ctx, db, fb, d.Period.ActiveStart, d.Period.End, after, cutoff)
+			if err != nil {
+				return nil, err
+			}
+			done, err := meterUsage(ctx, db, fb, d.Period.ActiveStart, d.Period.End, time.Time{}, after)
+			if err != nil {
+				return nil, err
+			}
+			in.Late = append(in.Late, invoice.Late{Period: d.Period, After: after, Events: all[0].Events, Billed: done, Late: late})
+		}
+	}
+	return invoice.Build(in)
+}
