@@ -7,7 +7,9 @@ package keymeter
 // independent of any particular store.
 type Batch struct {
 	Source Source
-	// Object is the object the rows were read from (nil for streams).
+	// Object is the object the rows were read from. For a stream it only
+	// names the stream (URI kinesis://STREAM) and is never recorded as
+	// finished; nil means unnamed.
 	Object *Object
 	Rows   []Row
 	// Dict holds the dictionary entries the rows reference that the
@@ -104,6 +106,26 @@ var layouts = map[Source]Layout{
 		Client: []Field{FieldUserAgent, FieldReferer},
 		Path:   FieldURIStem,
 		Rest:   []Field{FieldRequestID, FieldClientIP, FieldQuery, FieldCookie, FieldForwardedFor},
+	},
+	// Real-time logs: the standard layout (same positions, so that stores
+	// and views treat both alike), then the fields only real-time logs
+	// have. The viewer's country, IP version, Accept headers and cache
+	// behavior repeat; the headers, ASN and origin latencies are per row.
+	// cs-uri-stem is the path without the query (see format/cloudfrontrt).
+	SourceCloudFrontRealtime: {
+		Dims: []Field{
+			FieldEdgeLocation, FieldMethod, FieldDistributionDomain, FieldViewerHost, FieldProtocol,
+			FieldProtocolVersion, FieldSSLProtocol, FieldSSLCipher, FieldEdgeResult, FieldEdgeResponseResult,
+			FieldEdgeDetailedResult, FieldFLEStatus, FieldContentType,
+			FieldCountry, FieldClientIPVersion, FieldAcceptEncoding, FieldAccept, FieldCacheBehaviorPathPattern,
+			FieldPrimaryDistributionID, FieldPrimaryDistributionDNSName,
+		},
+		Client: []Field{FieldUserAgent, FieldReferer},
+		Path:   FieldURIStem,
+		Rest: []Field{
+			FieldRequestID, FieldClientIP, FieldQuery, FieldCookie, FieldForwardedFor,
+			FieldHeaders, FieldHeaderNames, FieldHeadersCount, FieldServerIP, FieldASN, FieldOriginFBL, FieldOriginLBL,
+		},
 	},
 }
 

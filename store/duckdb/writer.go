@@ -38,6 +38,8 @@ type writer struct {
 	keys     []keymeter.KeyFingerprint
 	objects  []keymeter.ObjectRecord
 	rejects  []keymeter.Reject
+	// checkpoints are the stream checkpoints of this transaction.
+	checkpoints map[checkpointKey]string
 }
 
 type loadRow struct {
@@ -255,6 +257,12 @@ func (w *writer) Write(ctx context.Context, b *keymeter.Batch) (keymeter.WriteRe
 		}
 		res.Stored++
 		res.ByAttribution[r.Attribution]++
+		if r.Attribution != keymeter.Attributed {
+			if res.UnattributedByDay == nil {
+				res.UnattributedByDay = make(map[keymeter.DayAttribution]int)
+			}
+			res.UnattributedByDay[keymeter.DayAttribution{Day: keymeter.DayOf(r.Time), Attribution: r.Attribution}]++
+		}
 		if w.cur == nil {
 			w.cur = <-w.free
 		}
@@ -333,7 +341,7 @@ func (w *writer) Commit(ctx context.Context) error {
 		return nil
 	}
 	steps := []func(context.Context) error{
-		w.endInsert, w.writeDict, w.writeLoads, w.writeRejects, w.writeObjects, w.writeHours,
+		w.endInsert, w.writeDict, w.writeLoads, w.writeRejects, w.writeObjects, w.writeHours, w.writeCheckpoints,
 	}
 	for _, step := range steps {
 		if err := step(ctx); err != nil {
@@ -354,6 +362,7 @@ func (w *writer) Commit(ctx context.Context) error {
 // reset forgets what the finished transaction wrote.
 func (w *writer) reset() {
 	w.dict, w.keys, w.objects, w.rejects, w.newLoads = w.dict[:0], w.keys[:0], w.objects[:0], w.rejects[:0], w.newLoads[:0]
+	clear(w.checkpoints)
 }
 
 // rollback abandons the transaction and everything remembered about it.

@@ -37,6 +37,8 @@ func Run(t *testing.T, newStore NewStore) {
 		{"Latency", testLatency},
 		{"Rejects", testRejects},
 		{"InvalidPeriod", testInvalidPeriod},
+		{"UnattributedByDay", testUnattributedByDay},
+		{"Checkpoints", testCheckpoints},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -66,6 +68,8 @@ type ev struct {
 	recv     int64
 	ms       int32 // time-taken; -1 for none
 	source   keymeter.Source
+	// truncated marks a request whose key header was cut (with no key).
+	truncated bool
 }
 
 func (e ev) withDefaults() ev {
@@ -147,6 +151,8 @@ func batches(obj string, events ...ev) []*keymeter.Batch {
 			fp := testKey(e.key)
 			row.KeyID = fp.ID
 			b.Keys = append(b.Keys, fp)
+		} else if e.truncated {
+			row.Attribution = keymeter.KeyTruncated
 		} else {
 			row.Attribution = keymeter.NoKey
 		}
@@ -179,6 +185,12 @@ func write(t *testing.T, s keymeter.Store, obj string, events ...ev) keymeter.Wr
 		total.Duplicates += res.Duplicates
 		for i, n := range res.ByAttribution {
 			total.ByAttribution[i] += n
+		}
+		for k, n := range res.UnattributedByDay {
+			if total.UnattributedByDay == nil {
+				total.UnattributedByDay = map[keymeter.DayAttribution]int{}
+			}
+			total.UnattributedByDay[k] += n
 		}
 	}
 	if err := w.Commit(ctx); err != nil {
