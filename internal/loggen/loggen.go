@@ -1,5 +1,8 @@
-// Package loggen generates realistic CloudFront standard log records with
-// known ground truth, for end-to-end tests and benchmarks. Generation is
+// Package loggen generates realistic CloudFront log records with known
+// ground truth, for end-to-end tests and benchmarks: standard log lines
+// (Next, AppendLine) and real-time log records (NextRealtime,
+// AppendRealtime), whose API key may travel in a request header that
+// CloudFront's 800-byte cut of cs-headers can drop. Generation is
 // deterministic for a seed.
 package loggen
 
@@ -7,6 +10,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -37,6 +41,20 @@ type Config struct {
 	NoKeyPercent int
 	// Paths is the number of distinct request paths.
 	Paths int
+
+	// Real-time records (NextRealtime) only:
+	//
+	// HeaderKeyPercent of the requests with a key send it in the
+	// x-api-key header (in a random position and letter case) instead of
+	// the query string.
+	HeaderKeyPercent int
+	// TruncatedPercent of those send it after so many other headers that
+	// CloudFront's 800-byte cut of cs-headers drops it: cs-header-names
+	// still lists it, and the request cannot be attributed.
+	TruncatedPercent int
+	// BigHeadersPercent of the other requests carry large headers too, so
+	// that cs-headers is cut without losing a key.
+	BigHeadersPercent int
 }
 
 // Record is one request and its ground truth.
@@ -58,8 +76,25 @@ type Record struct {
 	Port         int
 	ContentLen   int64
 	DetailedType string
-	Key          *Key // nil when the request carries no key
+	Key          *Key // nil when the request carries no key, or lost it (Truncated)
+
+	// Real-time records only (NextRealtime):
+	Millis  int             // milliseconds after Time
+	Country string          // c-country
+	Headers []RequestHeader // the request's headers as sent, in order
+	// Logged is how many of Headers fit in cs-headers: CloudFront drops
+	// the first header that would take it past 800 bytes, and the rest.
+	Logged int
+	// KeyHeader is true when the request sent its key in the x-api-key
+	// header; Truncated when that header was dropped from cs-headers (Key
+	// is then nil: the truth is that the request is unattributed).
+	KeyHeader bool
+	Truncated bool
 }
+
+// RequestHeader is one request header, its value as CloudFront logs it
+// (percent-encoded).
+type RequestHeader struct{ Name, Value string }
 
 // Gen generates records.
 type Gen struct {
@@ -157,6 +192,10 @@ var (
 
 // Next fills r with the next record.
 func (g *Gen) Next(r *Record) {
+	g.next(r, false)
+}
+
+func (g *Gen) next(r *Record, realtime bool) {
 	rng := g.rng
 	r.Time = g.cfg.Start.Add(time.Duration(rng.Int64N(int64(g.cfg.Span/time.Second))) * time.Second).UTC()
 	r.Edge = edges[rng.IntN(len(edges))]
@@ -184,7 +223,103 @@ func (g *Gen) Next(r *Record) {
 	if rng.IntN(100) >= g.cfg.NoKeyPercent && len(g.keys) > 0 {
 		r.Key = &g.keys[rng.IntN(len(g.keys))]
 	}
-	r.Query = g.query(r.Key)
+	if !realtime {
+		r.Query = g.query(r.Key)
+		return
+	}
+	r.KeyHeader = r.Key != nil && rng.IntN(100) < g.cfg.HeaderKeyPercent
+	r.Truncated = r.KeyHeader && rng.IntN(100) < g.cfg.TruncatedPercent
+	if r.KeyHeader {
+		r.Query = g.query(nil)
+	} else {
+		r.Query = g.query(r.Key)
+	}
+	g.headers(r)
+	if r.Truncated {
+		r.Key = nil
+	}
+	r.Millis = rng.IntN(1000)
+	r.Country = countries[rng.IntN(len(countries))]
+}
+
+// NextRealtime fills r with the next real-time record: a request as
+// Next makes them, with millisecond timestamps and request headers.
+func (g *Gen) NextRealtime(r *Record) {
+	g.next(r, true)
+}
+
+var (
+	countries = []string{"US", "US", "DE", "FR", "GB", "JP", "BR", "IN"}
+	// keyHeaderNames are ways clients spell the key header.
+	keyHeaderNames = []string{"x-api-key", "X-Api-Key", "X-API-KEY", "X-Api-key", "x-API-key"}
+	h1Names        = map[string]string{
+		"host": "Host", "user-agent": "User-Agent", "accept": "Accept", "accept-encoding": "Accept-Encoding",
+		"x-request-id": "X-Request-Id", "cookie": "Cookie", "sec-ch-ua": "Sec-CH-UA", "x-trace": "X-Trace",
+	}
+)
+
+// headers makes r's request headers: HTTP/2 clients send lowercase
+// names, HTTP/1.1 clients title case. A big cookie goes before the key
+// header when the key must be cut off, and anywhere otherwise.
+func (g *Gen) headers(r *Record) {
+	rng := g.rng
+	h2 := rng.IntN(2) == 0
+	name := func(n string) string {
+		if h2 {
+			return n
+		}
+		return h1Names[n]
+	}
+	// A new slice each time: callers keep records.
+	r.Headers = append(make([]RequestHeader, 0, 9),
+		RequestHeader{name("host"), "api.example.com"},
+		RequestHeader{name("user-agent"), r.UA},
+		RequestHeader{name("accept"), "application/json"},
+		RequestHeader{name("accept-encoding"), "gzip,%20deflate,%20br"},
+		RequestHeader{name("x-request-id"), fmt.Sprintf("%016x", rng.Uint64())},
+	)
+	if rng.IntN(3) == 0 {
+		r.Headers = append(r.Headers, RequestHeader{name("x-trace"), fmt.Sprintf("Root=1-%08x-%024x", rng.Uint32(), rng.Uint64())})
+	}
+	rng.Shuffle(len(r.Headers)-1, func(i, j int) { r.Headers[i+1], r.Headers[j+1] = r.Headers[j+1], r.Headers[i+1] })
+	big := r.Truncated || !r.KeyHeader && rng.IntN(100) < g.cfg.BigHeadersPercent
+	cookieAt := -1
+	if big { // a cookie that takes cs-headers past 800 bytes on its own
+		cookieAt = 1 + rng.IntN(len(r.Headers))
+		r.Headers = slices.Insert(r.Headers, cookieAt, RequestHeader{name("cookie"), g.cookie(820 + rng.IntN(400))})
+	} else if rng.IntN(4) == 0 {
+		at := 1 + rng.IntN(len(r.Headers))
+		r.Headers = slices.Insert(r.Headers, at, RequestHeader{name("cookie"), g.cookie(20 + rng.IntN(200))})
+	}
+	if r.KeyHeader {
+		at := 1 + rng.IntN(len(r.Headers))
+		if r.Truncated {
+			at = cookieAt + 1 + rng.IntN(len(r.Headers)-cookieAt)
+		} else if cookieAt >= 0 && at > cookieAt {
+			at = cookieAt
+		}
+		kh := RequestHeader{keyHeaderNames[rng.IntN(len(keyHeaderNames))], CloudFrontEscape(r.Key.Key)}
+		r.Headers = slices.Insert(r.Headers, at, kh)
+	}
+	r.Logged = len(r.Headers)
+	size := 0
+	for i, h := range r.Headers {
+		size += len(h.Name) + 1 + len(h.Value) + 3
+		if size > 800 {
+			r.Logged = i
+			break
+		}
+	}
+}
+
+// cookie returns a session cookie of about n bytes.
+func (g *Gen) cookie(n int) string {
+	const alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+	b := []byte("session=")
+	for len(b) < n {
+		b = append(b, alphabet[g.rng.IntN(len(alphabet))])
+	}
+	return string(b)
 }
 
 // query builds the logged query string: the key under one of the accepted
