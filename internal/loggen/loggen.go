@@ -250,7 +250,8 @@ func (g *Gen) NextRealtime(r *Record) {
 
 var (
 	countries = []string{"US", "US", "DE", "FR", "GB", "JP", "BR", "IN"}
-	// keyHeaderNames are ways clients spell the key header.
+	// keyHeaderNames are ways clients spell the key header; each client
+	// sticks to one.
 	keyHeaderNames = []string{"x-api-key", "X-Api-Key", "X-API-KEY", "X-Api-key", "x-API-key"}
 	h1Names        = map[string]string{
 		"host": "Host", "user-agent": "User-Agent", "accept": "Accept", "accept-encoding": "Accept-Encoding",
@@ -258,48 +259,56 @@ var (
 	}
 )
 
-// headers makes r's request headers: HTTP/2 clients send lowercase
-// names, HTTP/1.1 clients title case. A big cookie goes before the key
-// header when the key must be cut off, and anywhere otherwise.
+// headers makes r's request headers. Each client (user agent) sends its
+// headers in an order of its own, with names in the case of its HTTP
+// version (lowercase for HTTP/2, title case for HTTP/1.1) and its own
+// spelling and place for the key header, as real clients do; which
+// optional headers a request carries varies. A request whose key must be
+// cut off sends a cookie big enough to take cs-headers past 800 bytes,
+// and the key header after it.
 func (g *Gen) headers(r *Record) {
 	rng := g.rng
-	h2 := rng.IntN(2) == 0
-	name := func(n string) string {
-		if h2 {
-			return n
-		}
-		return h1Names[n]
+	client := slices.Index(uas, r.UA)
+	h2 := client%2 == 0
+	order := clientOrders[client%len(clientOrders)]
+	present := map[string]string{
+		"host":            "api.example.com",
+		"user-agent":      r.UA,
+		"accept":          "application/json",
+		"accept-encoding": "gzip,%20deflate,%20br",
+		"x-request-id":    fmt.Sprintf("%016x", rng.Uint64()),
 	}
-	// A new slice each time: callers keep records.
-	r.Headers = append(make([]RequestHeader, 0, 9),
-		RequestHeader{name("host"), "api.example.com"},
-		RequestHeader{name("user-agent"), r.UA},
-		RequestHeader{name("accept"), "application/json"},
-		RequestHeader{name("accept-encoding"), "gzip,%20deflate,%20br"},
-		RequestHeader{name("x-request-id"), fmt.Sprintf("%016x", rng.Uint64())},
-	)
 	if rng.IntN(3) == 0 {
-		r.Headers = append(r.Headers, RequestHeader{name("x-trace"), fmt.Sprintf("Root=1-%08x-%024x", rng.Uint32(), rng.Uint64())})
+		present["x-trace"] = fmt.Sprintf("Root=1-%08x-%024x", rng.Uint32(), rng.Uint64())
 	}
-	rng.Shuffle(len(r.Headers)-1, func(i, j int) { r.Headers[i+1], r.Headers[j+1] = r.Headers[j+1], r.Headers[i+1] })
-	big := r.Truncated || !r.KeyHeader && rng.IntN(100) < g.cfg.BigHeadersPercent
-	cookieAt := -1
-	if big { // a cookie that takes cs-headers past 800 bytes on its own
-		cookieAt = 1 + rng.IntN(len(r.Headers))
-		r.Headers = slices.Insert(r.Headers, cookieAt, RequestHeader{name("cookie"), g.cookie(820 + rng.IntN(400))})
-	} else if rng.IntN(4) == 0 {
-		at := 1 + rng.IntN(len(r.Headers))
-		r.Headers = slices.Insert(r.Headers, at, RequestHeader{name("cookie"), g.cookie(20 + rng.IntN(200))})
+	switch {
+	case r.Truncated || !r.KeyHeader && rng.IntN(100) < g.cfg.BigHeadersPercent:
+		// A cookie that takes cs-headers past 800 bytes on its own.
+		present["cookie"] = g.cookie(820 + rng.IntN(400))
+	case rng.IntN(4) == 0:
+		present["cookie"] = g.cookie(20 + rng.IntN(200))
 	}
 	if r.KeyHeader {
-		at := 1 + rng.IntN(len(r.Headers))
-		if r.Truncated {
-			at = cookieAt + 1 + rng.IntN(len(r.Headers)-cookieAt)
-		} else if cookieAt >= 0 && at > cookieAt {
-			at = cookieAt
+		present["key"] = CloudFrontEscape(r.Key.Key)
+	}
+	// A new slice each time: callers keep records.
+	r.Headers = make([]RequestHeader, 0, len(present))
+	for _, n := range order {
+		v, ok := present[n]
+		if !ok || n == "key" && r.Truncated {
+			continue
 		}
-		kh := RequestHeader{keyHeaderNames[rng.IntN(len(keyHeaderNames))], CloudFrontEscape(r.Key.Key)}
-		r.Headers = slices.Insert(r.Headers, at, kh)
+		name := n
+		switch {
+		case n == "key":
+			name = keyHeaderNames[client%len(keyHeaderNames)]
+		case !h2:
+			name = h1Names[n]
+		}
+		r.Headers = append(r.Headers, RequestHeader{name, v})
+	}
+	if r.Truncated { // the key after the big cookie
+		r.Headers = append(r.Headers, RequestHeader{keyHeaderNames[client%len(keyHeaderNames)], present["key"]})
 	}
 	r.Logged = len(r.Headers)
 	size := 0
@@ -310,6 +319,19 @@ func (g *Gen) headers(r *Record) {
 			break
 		}
 	}
+}
+
+// clientOrders are the orders in which clients send their headers
+// ("key" is the key header); client i uses clientOrders[i % 8].
+var clientOrders = [][]string{
+	{"host", "user-agent", "accept", "key", "accept-encoding", "x-request-id", "x-trace", "cookie"},
+	{"host", "key", "accept", "accept-encoding", "user-agent", "cookie", "x-trace", "x-request-id"},
+	{"host", "accept-encoding", "user-agent", "x-request-id", "cookie", "accept", "x-trace", "key"},
+	{"host", "x-trace", "cookie", "user-agent", "key", "accept", "x-request-id", "accept-encoding"},
+	{"host", "user-agent", "x-request-id", "accept", "accept-encoding", "cookie", "key", "x-trace"},
+	{"host", "accept", "user-agent", "accept-encoding", "x-trace", "key", "cookie", "x-request-id"},
+	{"host", "cookie", "key", "x-request-id", "x-trace", "user-agent", "accept-encoding", "accept"},
+	{"host", "x-request-id", "accept-encoding", "x-trace", "accept", "user-agent", "key", "cookie"},
 }
 
 // cookie returns a session cookie of about n bytes.
