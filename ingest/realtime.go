@@ -60,10 +60,14 @@ func (e *encoder) redactHeaders(ev *keymeter.Event) (keymeter.KeyFingerprint, cl
 		e.hdr.repl = append(e.hdr.repl[:0], fp.Fingerprint...)
 		repl = e.hdr.repl
 	}
-	// Also when the header seemed absent: it may be there with an empty
-	// value, and then again with a key.
-	e.hdr.redacted = cloudfrontrt.RedactHeader(e.hdr.redacted[:0], headers, e.keyHeader, repl)
-	headers = e.hdr.redacted
+	// When the header seems absent, it may still be there with an empty
+	// value, and then again with a key: unless cs-header-names says it
+	// was not sent at all, look.
+	if names := ev.Fields[keymeter.FieldHeaderNames]; state != cloudfrontrt.HeaderAbsent || len(names) <= 1 ||
+		cloudfrontrt.HeaderListed(names, e.keyHeader) {
+		e.hdr.redacted = cloudfrontrt.RedactHeader(e.hdr.redacted[:0], headers, e.keyHeader, repl)
+		headers = e.hdr.redacted
+	}
 	if e.keys.mayHaveHeaderParams(headers) {
 		e.hdr.params = e.keys.redactHeaderParams(e.hdr.params[:0], headers)
 		headers = e.hdr.params

@@ -35,7 +35,7 @@ CREATE TABLE IF NOT EXISTS event_rows (
 	range_start    BIGINT,
 	range_end      BIGINT,
 	load_id        UINTEGER  NOT NULL,
-	rest           VARCHAR   NOT NULL
+	rest           VARCHAR   NOT NULL USING COMPRESSION uncompressed
 );
 
 CREATE TABLE IF NOT EXISTS event_hours (
@@ -89,7 +89,9 @@ CREATE TABLE IF NOT EXISTS dict_clients (
 	id         BIGINT PRIMARY KEY,
 	source     UTINYINT NOT NULL,
 	user_agent VARCHAR,
-	referer    VARCHAR
+	referer    VARCHAR,
+	-- real-time logs only (NULL for standard logs): cs-header-names
+	header_names VARCHAR
 );
 
 CREATE TABLE IF NOT EXISTS api_keys (
@@ -259,14 +261,14 @@ SELECT
 	d.accept AS cs_accept,
 	d.cache_behavior AS cache_behavior_path_pattern,
 	split_part(e.rest, chr(9), 6) AS cs_headers,
-	split_part(e.rest, chr(9), 7) AS cs_header_names,
-	TRY_CAST(split_part(e.rest, chr(9), 8) AS BIGINT) AS cs_headers_count,
+	c.header_names AS cs_header_names,
+	TRY_CAST(split_part(e.rest, chr(9), 7) AS BIGINT) AS cs_headers_count,
 	d.primary_distribution_id AS primary_distribution_id,
 	d.primary_distribution_dns_name AS primary_distribution_dns_name,
-	split_part(e.rest, chr(9), 11) AS origin_fbl,
-	split_part(e.rest, chr(9), 12) AS origin_lbl,
-	split_part(e.rest, chr(9), 10) AS asn,
-	split_part(e.rest, chr(9), 9) AS s_ip,
+	split_part(e.rest, chr(9), 10) AS origin_fbl,
+	split_part(e.rest, chr(9), 11) AS origin_lbl,
+	split_part(e.rest, chr(9), 9) AS asn,
+	split_part(e.rest, chr(9), 8) AS s_ip,
 	strftime(e.ts, '%Y') AS year,
 	strftime(e.ts, '%m') AS month,
 	strftime(e.ts, '%d') AS day

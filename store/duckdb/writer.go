@@ -456,12 +456,17 @@ func (w *writer) writeDict(ctx context.Context) error {
 	return nil
 }
 
-// dictTables gives, per kind, the table and the expression that joins an
-// entry's values with tabs, for the collision check.
-var dictTables = map[keymeter.DictKind]struct{ table, values string }{
-	keymeter.DictPath:   {"dict_paths", "raw || chr(9) || path"},
-	keymeter.DictClient: {"dict_clients", "concat_ws(chr(9), user_agent, referer)"},
-	keymeter.DictDims:   {"dict_dims", "concat_ws(chr(9), " + strings.Join(dimsColumns, ", ") + ")"},
+// dictTables gives, per kind, the table, its number of value columns
+// (entries with fewer values leave the last ones NULL) and the expression
+// that joins an entry's values with tabs, for the collision check.
+var dictTables = map[keymeter.DictKind]struct {
+	table  string
+	cols   int
+	values string
+}{
+	keymeter.DictPath:   {"dict_paths", 2, "raw || chr(9) || path"},
+	keymeter.DictClient: {"dict_clients", 3, "concat_ws(chr(9), user_agent, referer, header_names)"},
+	keymeter.DictDims:   {"dict_dims", len(dimsColumns), "concat_ws(chr(9), " + strings.Join(dimsColumns, ", ") + ")"},
 }
 
 // insertDict stores entries of one kind, 500 to a statement.
@@ -470,10 +475,7 @@ func insertDict(ctx context.Context, tx *sql.Tx, kind keymeter.DictKind, entries
 	if !ok {
 		return fmt.Errorf("unknown dictionary kind %d", kind)
 	}
-	width := 2 + len(entries[0].Values)
-	if kind == keymeter.DictDims {
-		width = 2 + len(dimsColumns)
-	}
+	width := 2 + t.cols
 	for start := 0; start < len(entries); start += 500 {
 		chunk := entries[start:min(start+500, len(entries))]
 		args := make([]any, 0, width*len(chunk))
