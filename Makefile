@@ -13,9 +13,10 @@ test:
 demo: build
 	./scripts/demo.sh bin/keymeter
 
-# Ingest and query speed against the decompression floor (4 M lines).
+# Ingest and query speed against the decompression floor (4 M lines), then
+# real-time logs from files and from Kinesis (kinesalite, started by testenv.sh).
 bench:
-	go run ./bench
+	./scripts/testenv.sh go run ./bench
 
 # A short fuzzing session for every parser.
 fuzz:
