@@ -7,7 +7,9 @@
 // Objects are read in parallel, one goroutine per object; a single writer
 // goroutine owns the store's Writer. An object is recorded as ingested in
 // the same transaction as its last rows, so that after a crash it is read
-// again and the rows it already stored are skipped as duplicates.
+// again and the rows it already stored are skipped as duplicates. Streams
+// (RunStream) are read from per-shard checkpoints that commit in the same
+// transaction as the events of the records up to them.
 package ingest
 
 import (
