@@ -21,4 +21,7 @@ bench:
 # A short fuzzing session for every parser.
 fuzz:
 	go test ./format/cloudfront -run '^$$' -fuzz FuzzParse -fuzztime 30s
-	go test ./ingest -run '^$$' -fuzz FuzzRedact -fuzztime 30s
+	go test ./format/cloudfrontrt -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 30s
+	go test ./format/cloudfrontrt -run '^$$' -fuzz '^FuzzHeaders$$' -fuzztime 30s
+	go test ./ingest -run '^$$' -fuzz '^FuzzRedact$$' -fuzztime 30s
+	go test ./ingest -run '^$$' -fuzz '^FuzzRedactHeaders$$' -fuzztime 30s
