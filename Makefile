@@ -13,14 +13,18 @@ test:
 demo: build
 	./scripts/demo.sh bin/keymeter
 
-# Ingest and query speed against the decompression floor (4 M lines).
+# Ingest and query speed against the decompression floor (4 M lines), then
+# real-time logs from files and from Kinesis (kinesalite, started by testenv.sh).
 bench:
-	go run ./bench
+	./scripts/testenv.sh go run ./bench
 
 # A short fuzzing session for every parser.
 fuzz:
-	go test ./format/cloudfront -run '^$$' -fuzz FuzzParse -fuzztime 30s
+	go test ./format/cloudfront -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 30s
+	go test ./format/cloudfrontrt -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 30s
+	go test ./format/cloudfrontrt -run '^$$' -fuzz '^FuzzHeaders$$' -fuzztime 30s
 	go test ./ingest -run '^$$' -fuzz '^FuzzRedact$$' -fuzztime 30s
+	go test ./ingest -run '^$$' -fuzz '^FuzzRedactHeaders$$' -fuzztime 30s
 	go test ./ingest -run '^$$' -fuzz '^FuzzRedactJSONKeys$$' -fuzztime 30s
 	go test ./format/apigateway -run '^$$' -fuzz '^FuzzJSONParser$$' -fuzztime 30s
 	go test ./format/apigateway -run '^$$' -fuzz '^FuzzCLFParser$$' -fuzztime 30s

@@ -7,7 +7,9 @@ package keymeter
 // independent of any particular store.
 type Batch struct {
 	Source Source
-	// Object is the object the rows were read from (nil for streams).
+	// Object is the object the rows were read from. For a stream it only
+	// names the stream (URI kinesis://STREAM) and is never recorded as
+	// finished; nil means unnamed.
 	Object *Object
 	Rows   []Row
 	// Dict holds the dictionary entries the rows reference that the
@@ -89,7 +91,7 @@ type DictEntry struct {
 // Row. Encoders and stores must agree on it; it only ever grows at the end.
 type Layout struct {
 	Dims   []Field // low-cardinality fields, packed into one DictDims entry
-	Client []Field // user agent and referer, packed into one DictClient entry
+	Client []Field // user agent, referer (and header names), packed into one DictClient entry
 	Path   Field   // the request path, a DictPath entry
 	Rest   []Field // high-cardinality fields, stored per row
 }
@@ -115,6 +117,28 @@ var layouts = map[Source]Layout{
 		Client: []Field{FieldUserAgent, FieldReferer},
 		Path:   FieldURIStem,
 		Rest:   []Field{FieldRequestID, FieldClientIP, FieldAPIRequestID},
+	},
+	// Real-time logs: the standard layout (same positions, so that stores
+	// and views treat both alike), then the fields only real-time logs
+	// have. The viewer's country, IP version, Accept headers and cache
+	// behavior repeat; so do the names of the headers a client sends (in
+	// its own order), which go with its user agent. The headers' values,
+	// ASN and origin latencies are per row. cs-uri-stem is the path
+	// without the query (see format/cloudfrontrt).
+	SourceCloudFrontRealtime: {
+		Dims: []Field{
+			FieldEdgeLocation, FieldMethod, FieldDistributionDomain, FieldViewerHost, FieldProtocol,
+			FieldProtocolVersion, FieldSSLProtocol, FieldSSLCipher, FieldEdgeResult, FieldEdgeResponseResult,
+			FieldEdgeDetailedResult, FieldFLEStatus, FieldContentType,
+			FieldCountry, FieldClientIPVersion, FieldAcceptEncoding, FieldAccept, FieldCacheBehaviorPathPattern,
+			FieldPrimaryDistributionID, FieldPrimaryDistributionDNSName,
+		},
+		Client: []Field{FieldUserAgent, FieldReferer, FieldHeaderNames},
+		Path:   FieldURIStem,
+		Rest: []Field{
+			FieldRequestID, FieldClientIP, FieldQuery, FieldCookie, FieldForwardedFor,
+			FieldHeaders, FieldHeadersCount, FieldServerIP, FieldASN, FieldOriginFBL, FieldOriginLBL,
+		},
 	},
 }
 

@@ -30,6 +30,47 @@ type WriteResult struct {
 	Duplicates int // rows skipped as already stored
 	// ByAttribution counts the stored rows by attribution outcome.
 	ByAttribution [NumAttributions]int
+	// UnattributedByDay counts the stored rows without a key by UTC day
+	// and reason (NoKey, KeyTruncated); nil when every stored row has a
+	// key.
+	UnattributedByDay map[DayAttribution]int
+}
+
+// DayAttribution is a UTC day, in days since 1970-01-01, and an
+// attribution outcome: what WriteResult.UnattributedByDay counts by.
+type DayAttribution struct {
+	Day         int32
+	Attribution Attribution
+}
+
+// DayOf returns the UTC day, in days since 1970-01-01, of a Row.Time.
+func DayOf(unixMicro int64) int32 {
+	const microsPerDay = 86400 * 1e6
+	d := unixMicro / microsPerDay
+	if unixMicro < 0 && unixMicro%microsPerDay != 0 {
+		d--
+	}
+	return int32(d)
+}
+
+// Checkpointer is the optional ability of a Writer to keep the read
+// position of a stream with the events read up to it, so that reading
+// resumes exactly where the stored events end (see source/kinesis).
+type Checkpointer interface {
+	// SetCheckpoint records that the events of the records of a stream's
+	// shard up to and including sequence number sequence are written. It
+	// becomes durable at the next Commit, in the same transaction as
+	// those events, and is lost with them if the writer is closed first.
+	// The last checkpoint set for a shard before a Commit wins.
+	SetCheckpoint(ctx context.Context, stream, shard, sequence string) error
+}
+
+// CheckpointReader is the optional ability of a Store to read back the
+// checkpoints its writers committed.
+type CheckpointReader interface {
+	// Checkpoints returns the committed checkpoint of each shard of
+	// stream, by shard ID: empty (not nil) when there is none.
+	Checkpoints(ctx context.Context, stream string) (map[string]string, error)
 }
 
 // ObjectFinder finds previously ingested objects.

@@ -1,7 +1,8 @@
 // Command bench measures keymeter's ingest and query speed against the
 // floor set by decompression alone, on generated CloudFront logs.
 //
-//	go run ./bench                      # 4 million lines in 16 gzip files
+//	make bench                          # scripts/testenv.sh go run ./bench: all of it
+//	go run ./bench                      # 4 million lines in 16 gzip files (no Kinesis)
 //	go run ./bench -lines 1000000 -files 4
 //	go run ./bench -events 50000000     # also: the monthly query over 50 M stored events
 //
@@ -12,6 +13,15 @@
 // own process, with its peak resident memory; (c) the time of a per-key
 // usage query for the month; and, with -events, (d) the same query over a
 // store holding that many events spread over 12.5 months.
+//
+// Then, for CloudFront real-time logs: (e) `keymeter ingest --format
+// cloudfront-realtime` of as many real-time records (all 45 documented
+// fields, in Firehose-style gzip objects), against (b) per line; and,
+// when KINESIS_ENDPOINT names a kinesalite (scripts/testenv.sh starts
+// one), (f) reading -kinesis records from a 4-shard stream: first with
+// source/kinesis alone, counting records (the emulator's floor), then with
+// `keymeter ingest kinesis://` as its own process, with the share of a
+// core it used (user and system time over wall time, from rusage).
 package main
 
 import (
@@ -45,14 +55,20 @@ func main() {
 	dir := flag.String("dir", "", "work directory (default: a temporary one, removed afterwards)")
 	events := flag.Int("events", 0, "also time the monthly query over a store of this many events (e.g. 50000000)")
 	runs := flag.Int("runs", 3, "floor and query repetitions (the best is reported)")
+	realtime := flag.Int("realtime", -1, "real-time records to ingest from files (default: -lines; 0 skips)")
+	kinesisRecords := flag.Int("kinesis", 100_000, "records to read from kinesalite at $KINESIS_ENDPOINT (0 skips)")
 	flag.Parse()
-	if err := run(*lines, *files, *dir, *events, *runs); err != nil {
+	if *realtime < 0 {
+		*realtime = *lines
+	}
+	rt := realtimeBench{records: *realtime, kinesis: *kinesisRecords, endpoint: os.Getenv("KINESIS_ENDPOINT")}
+	if err := run(*lines, *files, *dir, *events, *runs, rt); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(lines, nfiles int, dir string, events, runs int) error {
+func run(lines, nfiles int, dir string, events, runs int, rt realtimeBench) error {
 	if dir == "" {
 		d, err := os.MkdirTemp("", "keymeter-bench-")
 		if err != nil {
@@ -62,7 +78,8 @@ func run(lines, nfiles int, dir string, events, runs int) error {
 		dir = d
 	}
 	logs := filepath.Join(dir, "logs")
-	fmt.Printf("machine: %s, %d cores, %s; %s\n", cpuModel(), runtime.NumCPU(), runtime.Version(), time.Now().UTC().Format("2006-01-02"))
+	fmt.Printf("machine: %s, %d cores, %s; %s; load average %s\n", cpuModel(), runtime.NumCPU(), runtime.Version(),
+		time.Now().UTC().Format("2006-01-02"), loadAverage())
 
 	t0 := time.Now()
 	paths, size, err := generate(logs, lines, nfiles)
@@ -100,6 +117,7 @@ func run(lines, nfiles int, dir string, events, runs int) error {
 		return fmt.Errorf("keymeter ingest: %w\n%s", err, out.String())
 	}
 	ingestTime := time.Since(start)
+	rt.standardRate = float64(lines) / ingestTime.Seconds()
 	var sum struct{ Events int64 }
 	if err := json.Unmarshal(out.Bytes(), &sum); err != nil || sum.Events != int64(lines) {
 		return fmt.Errorf("ingest stored %d events (%v), want %d", sum.Events, err, lines)
@@ -129,7 +147,7 @@ func run(lines, nfiles int, dir string, events, runs int) error {
 			return err
 		}
 	}
-	return nil
+	return rt.run(dir, bin, nfiles)
 }
 
 func report(what string, d time.Duration, lines int, extra string) {
@@ -367,6 +385,20 @@ func bigStore(dir string, n, runs int) error {
 	}
 	fmt.Printf("%-48s %s (median of %d: %s)\n", fmt.Sprintf("(c') the monthly query, %d M events stored", n/1_000_000), ms(q[0]), len(q), ms(q[len(q)/2]))
 	return nil
+}
+
+// loadAverage returns the 1, 5 and 15 minute load averages: figures
+// taken on a busy machine say so.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
 }
 
 func cpuModel() string {

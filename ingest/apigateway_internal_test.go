@@ -80,7 +80,11 @@ func TestAPIGatewayHotPathAllocs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	enc := newEncoder(keymeter.SourceAPIGateway, newKeyFinder(DefaultKeyParams, testSecret))
+	in, err := New(nil, Config{Format: "apigateway", Secret: testSecret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc := in.newEncoder(newKeyFinder(DefaultKeyParams, testSecret))
 	b := &keymeter.Batch{Rows: make([]keymeter.Row, 0, 1<<12), Rest: make([]byte, 0, 1<<20)}
 	var ev keymeter.Event
 	encodeAll := func() {
@@ -89,7 +93,7 @@ func TestAPIGatewayHotPathAllocs(t *testing.T) {
 			if ok, err := p.Parse(l, &ev); !ok || err != nil {
 				t.Fatalf("%s: %v", l, err)
 			}
-			enc.encode(&ev, b)
+			enc.encode(&ev, l, b)
 		}
 	}
 	encodeAll()
@@ -109,7 +113,11 @@ func BenchmarkAPIGatewayRecord(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	enc := newEncoder(keymeter.SourceAPIGateway, newKeyFinder(DefaultKeyParams, testSecret))
+	in, err := New(nil, Config{Format: "apigateway", Secret: testSecret})
+	if err != nil {
+		b.Fatal(err)
+	}
+	enc := in.newEncoder(newKeyFinder(DefaultKeyParams, testSecret))
 	batch := &keymeter.Batch{Rows: make([]keymeter.Row, 0, len(lines))}
 	var ev keymeter.Event
 	size := 0
@@ -126,7 +134,7 @@ func BenchmarkAPIGatewayRecord(b *testing.B) {
 		if _, err := p.Parse(lines[i%len(lines)], &ev); err != nil {
 			b.Fatal(err)
 		}
-		enc.encode(&ev, batch)
+		enc.encode(&ev, lines[i%len(lines)], batch)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 
 	"github.com/keymeter/keymeter"
 	"github.com/keymeter/keymeter/format/cloudfront"
+	"github.com/keymeter/keymeter/format/cloudfrontrt"
 )
 
 // encoder turns parsed events into batch rows: it attributes each event
@@ -15,6 +16,14 @@ type encoder struct {
 	layout keymeter.Layout
 	keys   *keyFinder
 	origin originIDs // API Gateway identities, see attributeOrigin
+	// keyHeader is the request header that carries the key, for formats
+	// whose records log headers; "" otherwise.
+	keyHeader string
+	idSeed    uint64
+	hdr       headerBufs
+	// apiKeyNames are the JSON names that can carry a raw API key in
+	// API Gateway records, for redacting rejected ones.
+	apiKeyNames [][]byte
 	// sent remembers the dictionary entries and key fingerprints already
 	// put into a batch, so that each is handed to the store about once.
 	sent     map[uint64]struct{}
@@ -32,18 +41,27 @@ var redactable = [...]keymeter.Field{
 	keymeter.FieldQuery, keymeter.FieldURIStem, keymeter.FieldReferer, keymeter.FieldCookie,
 }
 
-func newEncoder(source keymeter.Source, keys *keyFinder) *encoder {
-	return &encoder{
-		source: source,
-		layout: keymeter.LayoutOf(source),
+func (in *Ingester) newEncoder(keys *keyFinder) *encoder {
+	e := &encoder{
+		source: in.format.Source,
+		layout: keymeter.LayoutOf(in.format.Source),
 		keys:   keys,
+		idSeed: in.idSeed,
 		sent:   make(map[uint64]struct{}),
 	}
+	if in.format.HeaderKeys {
+		e.keyHeader = in.cfg.KeyHeader
+	}
+	if e.source == keymeter.SourceAPIGateway {
+		e.apiKeyNames = apiKeyNames(&in.cfg.APIGateway)
+	}
+	return e
 }
 
-// encode appends ev to b and returns how it was attributed. ev's fields
-// that can carry a key are redacted in place of the originals.
-func (e *encoder) encode(ev *keymeter.Event, b *keymeter.Batch) keymeter.Attribution {
+// encode appends ev, parsed from record, to b and returns how it was
+// attributed. ev's fields that can carry a key are redacted in place of
+// the originals.
+func (e *encoder) encode(ev *keymeter.Event, record []byte, b *keymeter.Batch) keymeter.Attribution {
 	row := keymeter.Row{
 		Time:       ev.Time,
 		Status:     ev.Status,
@@ -57,20 +75,31 @@ func (e *encoder) encode(ev *keymeter.Event, b *keymeter.Batch) keymeter.Attribu
 		RangeStart: ev.RangeStart,
 		RangeEnd:   ev.RangeEnd,
 	}
-	id := xxh3.Hash128(ev.Fields[keymeter.FieldRequestID])
-	row.ID = [2]uint64{id.Hi, id.Lo}
+	row.ID = e.rowID(ev, record)
 
 	fp, ok := e.redactFields(ev)
-	if e.source == keymeter.SourceAPIGateway {
+	switch {
+	case e.source == keymeter.SourceAPIGateway:
 		fp, ok = e.attributeOrigin(ev, fp, ok)
+		if !ok {
+			row.Attribution = keymeter.NoKey
+		}
+	case e.keyHeader != "":
+		hfp, state := e.redactHeaders(ev)
+		switch {
+		case state == cloudfrontrt.HeaderPresent:
+			fp, ok = hfp, true
+		case !ok:
+			row.Attribution = state.Attribution()
+		}
+	case !ok:
+		row.Attribution = keymeter.NoKey
 	}
 	if ok {
 		row.KeyID = fp.ID
 		if e.markSent(fp.ID ^ keyTag) {
 			b.Keys = append(b.Keys, fp)
 		}
-	} else {
-		row.Attribution = keymeter.NoKey
 	}
 
 	row.Dims = e.tuple(b, keymeter.DictDims, e.layout.Dims, ev)

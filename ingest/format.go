@@ -7,6 +7,7 @@ import (
 
 	"github.com/keymeter/keymeter"
 	"github.com/keymeter/keymeter/format/cloudfront"
+	"github.com/keymeter/keymeter/format/cloudfrontrt"
 )
 
 // Parser parses the records of one object into events. Parsers may keep
@@ -42,6 +43,9 @@ type Format struct {
 	// Skip, when set, returns why an object is not read, judging by its
 	// URI alone, or "" to read it.
 	Skip func(uri string) string
+	// HeaderKeys says that records carry request headers (cs-headers), so
+	// that the API key is looked for in Config.KeyHeader first.
+	HeaderKeys bool
 }
 
 // formats are the formats ingest knows, by name.
@@ -52,6 +56,17 @@ var formats = map[string]Format{
 		NewParser: func(*Config) (Parser, error) {
 			return &cloudfront.Parser{}, nil
 		},
+	},
+	// Real-time logs, from Kinesis or as Firehose delivers them to S3
+	// (records concatenated, one per line). The records carry the
+	// configured fields (Config.RealtimeFields) in canonical order.
+	"cloudfront-realtime": {
+		Name:   "cloudfront-realtime",
+		Source: keymeter.SourceCloudFrontRealtime,
+		NewParser: func(cfg *Config) (Parser, error) {
+			return cloudfrontrt.NewParser(cfg.RealtimeFields)
+		},
+		HeaderKeys: true,
 	},
 }
 

@@ -7,7 +7,9 @@
 // Objects are read in parallel, one goroutine per object; a single writer
 // goroutine owns the store's Writer. An object is recorded as ingested in
 // the same transaction as its last rows, so that after a crash it is read
-// again and the rows it already stored are skipped as duplicates.
+// again and the rows it already stored are skipped as duplicates. Streams
+// (RunStream) are read from per-shard checkpoints that commit in the same
+// transaction as the events of the records up to them.
 package ingest
 
 import (
@@ -23,6 +25,7 @@ import (
 	"time"
 
 	"github.com/keymeter/keymeter"
+	"github.com/keymeter/keymeter/format/cloudfrontrt"
 )
 
 // Input is one object to ingest, with a way to read it.
@@ -40,6 +43,15 @@ type Config struct {
 	// KeyParams are the query-string parameters that carry the API key, in
 	// order of precedence. Default: DefaultKeyParams.
 	KeyParams []string
+	// KeyHeader is the request header that carries the API key, for
+	// formats that log request headers (cloudfront-realtime); it takes
+	// precedence over KeyParams and is matched case-insensitively.
+	// Default: "x-api-key".
+	KeyHeader string
+	// RealtimeFields are the fields of the CloudFront real-time log
+	// configuration, in any order (see cloudfrontrt.NewParser). Default:
+	// every documented field.
+	RealtimeFields []string
 	// Secret keys the fingerprints of API keys. Required.
 	Secret []byte
 	// Workers is the number of objects read in parallel. Default: GOMAXPROCS.
@@ -47,7 +59,11 @@ type Config struct {
 	// BatchRows is the number of rows handed to the writer at once.
 	BatchRows int
 	// CommitRows is the number of rows after which the writer commits.
+	// Default: 1 Mi rows for objects, 100 000 for streams.
 	CommitRows int
+	// CommitInterval is, for streams, the longest time read records wait
+	// for a commit. Default: 1 s.
+	CommitInterval time.Duration
 	// Now returns the current time; it stamps rejects. Default: time.Now.
 	Now func() time.Time
 	// Progress, when set, is called from the writer goroutine after each
@@ -60,6 +76,12 @@ type Config struct {
 func (c *Config) setDefaults() {
 	if len(c.KeyParams) == 0 {
 		c.KeyParams = DefaultKeyParams
+	}
+	if c.KeyHeader == "" {
+		c.KeyHeader = cloudfrontrt.DefaultKeyHeader
+	}
+	if c.CommitInterval <= 0 {
+		c.CommitInterval = time.Second
 	}
 	if c.Workers <= 0 {
 		c.Workers = runtime.GOMAXPROCS(0)
@@ -89,6 +111,13 @@ type Summary struct {
 	Duplicates   int64                           // events skipped because they were already stored
 	Rejected     int64                           // records rejected
 	Unattributed [keymeter.NumAttributions]int64 // stored events by attribution; [0] is attributed
+	// UnattributedByDay counts the stored events without a key by UTC day
+	// and reason. The map is replaced, never modified, so copies of a
+	// Summary stay as they were.
+	UnattributedByDay map[keymeter.DayAttribution]int64
+	// Lag is, for streams, how far the furthest-behind shard was behind
+	// the stream's tip at its last read (Kinesis's MillisBehindLatest).
+	Lag time.Duration
 }
 
 // UnattributedTotal returns the number of stored events without a key.
@@ -120,6 +149,9 @@ type Ingester struct {
 
 	mu      sync.Mutex
 	claimed map[string]string // digest to URI of the objects read in this run
+
+	streamCommitRows int
+	idSeed           uint64 // keys the IDs of records without a request ID
 }
 
 // claim records that this run reads the object with the given digest,
@@ -143,6 +175,10 @@ func New(store keymeter.Store, cfg Config) (*Ingester, error) {
 	if len(cfg.Secret) == 0 {
 		return nil, errors.New("ingest: no fingerprint secret")
 	}
+	streamCommitRows := cfg.CommitRows
+	if streamCommitRows <= 0 {
+		streamCommitRows = 100_000
+	}
 	cfg.setDefaults()
 	f, err := lookupFormat(cfg.Format)
 	if err != nil {
@@ -151,7 +187,10 @@ func New(store keymeter.Store, cfg Config) (*Ingester, error) {
 	if _, err := f.NewParser(&cfg); err != nil {
 		return nil, err
 	}
-	return &Ingester{store: store, cfg: cfg, format: f}, nil
+	if err := checkHeaderName(cfg.KeyHeader); err != nil {
+		return nil, err
+	}
+	return &Ingester{store: store, cfg: cfg, format: f, streamCommitRows: streamCommitRows, idSeed: recordIDSeed(cfg.Secret)}, nil
 }
 
 // message is what workers send the writer goroutine.
@@ -279,6 +318,7 @@ func (in *Ingester) write(ctx context.Context, w keymeter.Writer, msgs <-chan me
 			for i, n := range res.ByAttribution {
 				sum.Unattributed[i] += int64(n)
 			}
+			sum.addDays(res.UnattributedByDay)
 			pending += rows
 		}
 		if len(m.rejects) > 0 {
@@ -347,7 +387,7 @@ func (in *Ingester) newWorker(msgs chan<- message, free chan *keymeter.Batch) *w
 		msgs: msgs,
 		free: free,
 		keys: keys,
-		enc:  newEncoder(in.format.Source, keys),
+		enc:  in.newEncoder(keys),
 	}
 }
 
@@ -488,7 +528,7 @@ func (wk *worker) read(ctx context.Context, obj *keymeter.Object, rc io.Reader) 
 		if perr != nil {
 			reject(line, perr)
 		} else if ok {
-			wk.enc.encode(&wk.ev, batch)
+			wk.enc.encode(&wk.ev, line, batch)
 			lines++
 			rec.Lines++
 		}
@@ -518,7 +558,7 @@ func (wk *worker) recycle(b *keymeter.Batch) {
 // redactLine returns a rejected line as text with every API key replaced
 // by its fingerprint, cut to keymeter.MaxRejectText.
 func (wk *worker) redactLine(line []byte) string {
-	out := wk.redactRecord(wk.redact[:0], line)
+	out := wk.enc.redactRecord(wk.redact[:0], line)
 	if len(out) > keymeter.MaxRejectText {
 		out = out[:keymeter.MaxRejectText]
 	}

@@ -9,19 +9,6 @@ import (
 	"github.com/keymeter/keymeter/format/apigateway"
 )
 
-// redactRecord appends a rejected record to dst with every API key
-// replaced by its fingerprint: the value of every key parameter, and in
-// API Gateway records, the value of every JSON key that can carry the
-// API key itself ($context.identity.apiKey).
-func (wk *worker) redactRecord(dst, rec []byte) []byte {
-	if wk.in.format.Source == keymeter.SourceAPIGateway {
-		// Rejects are rare: this allocates.
-		rec = redactJSONKeys(nil, rec, apiKeyNames(&wk.in.cfg.APIGateway), wk.keys.fingerprint)
-	}
-	out, _, _ := wk.keys.redact(dst, rec)
-	return out
-}
-
 // apiKeyNames returns the JSON key names that can carry an API key in an
 // access log record: the configured and the default candidates for
 // Mapping.APIKey, each in full and as its last dotted element (a nested

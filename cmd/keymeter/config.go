@@ -20,6 +20,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/keymeter/keymeter"
+	"github.com/keymeter/keymeter/format/cloudfrontrt"
 	"github.com/keymeter/keymeter/store/duckdb"
 )
 
@@ -44,6 +45,12 @@ type Config struct {
 	// ends: invoice finalize refuses a period before its end plus this
 	// ("36h"). Default: 24h.
 	BillingGrace string `yaml:"billing_grace"`
+	// KeyHeader is the request header that carries the API key in
+	// CloudFront real-time logs (cs-headers).
+	KeyHeader string `yaml:"key_header"`
+	// RealtimeFields are the fields of the CloudFront real-time log
+	// configuration, in any order; empty means all documented fields.
+	RealtimeFields []string `yaml:"realtime_fields"`
 
 	path string // the config file read, if any
 }
@@ -71,6 +78,8 @@ type commonFlags struct {
 	data      string
 	config    string
 	keyParams string
+	keyHeader string
+	fields    string
 }
 
 func (c *commonFlags) register(fs *flag.FlagSet, withKeyParams bool) {
@@ -78,6 +87,8 @@ func (c *commonFlags) register(fs *flag.FlagSet, withKeyParams bool) {
 	fs.StringVar(&c.config, "config", "", "config `file` (default $"+envConfig+" or DATA/keymeter.yaml)")
 	if withKeyParams {
 		fs.StringVar(&c.keyParams, "key-param", "", "comma-separated query `parameters` that carry the API key (default cf_api_key,api_key,apikey)")
+		fs.StringVar(&c.keyHeader, "key-header", "", "request `header` that carries the API key in real-time logs, before the query string (default x-api-key)")
+		fs.StringVar(&c.fields, "fields", "", "comma-separated `fields` of the real-time log configuration, in any order (default: all documented fields)")
 	}
 }
 
@@ -114,6 +125,15 @@ func (c *commonFlags) load(getenv func(string) string) (*Config, error) {
 	}
 	if len(cfg.KeyParams) == 0 {
 		cfg.KeyParams = []string{"cf_api_key", "api_key", "apikey"}
+	}
+	if c.keyHeader != "" {
+		cfg.KeyHeader = c.keyHeader
+	}
+	if cfg.KeyHeader == "" {
+		cfg.KeyHeader = cloudfrontrt.DefaultKeyHeader
+	}
+	if c.fields != "" {
+		cfg.RealtimeFields = splitList(c.fields)
 	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -157,6 +177,14 @@ func (cfg *Config) Validate() error {
 		}
 	}
 	problems = append(problems, cfg.APIGateway.problems()...)
+	if cfg.KeyHeader != "" && !isToken(cfg.KeyHeader) {
+		problems = append(problems, fmt.Sprintf("key_header: %q is not an HTTP header name", cfg.KeyHeader))
+	}
+	if len(cfg.RealtimeFields) > 0 {
+		if _, err := cloudfrontrt.NewParser(cfg.RealtimeFields); err != nil {
+			problems = append(problems, "realtime_fields: "+err.Error())
+		}
+	}
 	if len(problems) > 0 {
 		where := "configuration"
 		if cfg.path != "" {
@@ -165,6 +193,16 @@ func (cfg *Config) Validate() error {
 		return keymeter.Errorf(keymeter.EINVALID, "%s:\n  %s", where, strings.Join(problems, "\n  "))
 	}
 	return nil
+}
+
+// isToken reports whether s is an HTTP token, as header names are.
+func isToken(s string) bool {
+	for _, c := range []byte(s) {
+		if c <= ' ' || c >= 127 || strings.IndexByte(`"(),/:;<=>?@[\]{}%`, c) >= 0 {
+			return false
+		}
+	}
+	return s != ""
 }
 
 func splitList(s string) []string {

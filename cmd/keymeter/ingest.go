@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -15,38 +16,88 @@ import (
 	"github.com/keymeter/keymeter"
 	"github.com/keymeter/keymeter/ingest"
 	"github.com/keymeter/keymeter/source/file"
+	"github.com/keymeter/keymeter/store/duckdb"
 )
 
 // ingestMemoryLimit caps the embedded database's memory during ingest,
 // unless the configuration says otherwise.
 const ingestMemoryLimit = "96MB"
 
+// ingestOptions are the flags of keymeter ingest.
+type ingestOptions struct {
+	format      string
+	asJSON      bool
+	strict      bool
+	workers     int
+	quiet       bool
+	endpoint    string
+	region      string
+	follow      bool
+	interval    time.Duration
+	commitEvery time.Duration
+}
+
 func (m *Main) runIngest(ctx context.Context, args []string) error {
 	fs := m.newFlagSet("ingest", "[flags] SOURCE...",
-		"Reads logs (plain or gzip) from files, directories (recursively) and glob\n"+
-			"patterns into the store: CloudFront standard logs by default; API Gateway\n"+
-			"access logs with --format apigateway (lines), apigateway-cloudwatch (CloudWatch\n"+
-			"Logs subscription payloads, as Kinesis, Lambda or Firehose deliver them) or\n"+
-			"apigateway-export (CloudWatch Logs exports to S3). Each request is counted once,\n"+
-			"however often its line or its file is ingested. Bad lines are rejected, counted\n"+
-			"and kept (see keymeter rejects); unreadable files are reported and the others\n"+
-			"still ingested, and the command then exits with status 3.")
+		"Reads logs into the store. A SOURCE is a file, a directory (read recursively)\n"+
+			"or a glob pattern; s3://BUCKET/PREFIX, the objects under a prefix; or\n"+
+			"kinesis://STREAM, a Kinesis data stream (read from where the last run stopped;\n"+
+			"alone, and --format then defaults to cloudfront-realtime). Files and objects\n"+
+			"may be plain or gzip.\n\n"+
+			"Formats: cloudfront (standard logs, the default); cloudfront-realtime (real-time\n"+
+			"logs, also as Firehose delivers them); apigateway (API Gateway access log\n"+
+			"lines); apigateway-cloudwatch (CloudWatch Logs subscription payloads, as\n"+
+			"Kinesis, Lambda or Firehose deliver them); apigateway-export (CloudWatch Logs\n"+
+			"exports to S3).\n\n"+
+			"Each request is counted once, however often its line, file or record is\n"+
+			"ingested. Bad lines are rejected, counted and kept (see keymeter rejects);\n"+
+			"unreadable files are reported and the others still ingested, and the command\n"+
+			"then exits with status 3.\n\n"+
+			"With --follow, keymeter keeps reading a stream, or lists an S3 prefix again\n"+
+			"every --interval, until interrupted (SIGINT, SIGTERM); it then commits what it\n"+
+			"read and exits with status 0. S3 and Kinesis use the AWS credential chain\n"+
+			"(environment, shared config and credentials files, SSO, instance roles).")
 	var common commonFlags
 	common.register(fs, true)
-	format := fs.String("format", "cloudfront", "log `format` of the sources: "+strings.Join(ingest.FormatNames(), ", "))
-	asJSON := fs.Bool("json", false, "print the summary as JSON")
-	strict := fs.Bool("strict", false, "exit with status 3 when any line was rejected")
-	workers := fs.Int("workers", 0, "files read in parallel (default: one per CPU)")
-	quiet := fs.Bool("quiet", false, "do not show progress on a terminal")
+	var o ingestOptions
+	fs.StringVar(&o.format, "format", "cloudfront", "log `format` of the sources: "+strings.Join(ingest.FormatNames(), ", "))
+	fs.BoolVar(&o.asJSON, "json", false, "print the summary as JSON")
+	fs.BoolVar(&o.strict, "strict", false, "exit with status 3 when any line was rejected")
+	fs.IntVar(&o.workers, "workers", 0, "files read in parallel (default: one per CPU)")
+	fs.BoolVar(&o.quiet, "quiet", false, "do not show progress on a terminal")
+	fs.StringVar(&o.endpoint, "endpoint", "", "`URL` of an S3- or Kinesis-compatible server instead of AWS (S3 then uses path-style addressing)")
+	fs.StringVar(&o.region, "region", "", "AWS `region` of the bucket or stream (default: from the AWS environment, else us-east-1)")
+	fs.BoolVar(&o.follow, "follow", false, "keep reading a kinesis:// stream, or list s3:// sources again every --interval, until interrupted")
+	fs.DurationVar(&o.interval, "interval", time.Minute, "with --follow, the `time` between two listings of s3:// sources")
+	fs.DurationVar(&o.commitEvery, "commit-every", time.Second, "for kinesis://, the longest `time` read records wait to be committed")
 	srcs, err := parseFlags(fs, args)
 	if err != nil {
 		return err
 	}
 	if len(srcs) == 0 {
-		return &usageError{msg: "ingest: no SOURCE given", hint: "Usage: keymeter ingest [flags] SOURCE... (files, directories or glob patterns)"}
+		return &usageError{msg: "ingest: no SOURCE given", hint: "Usage: keymeter ingest [flags] SOURCE... (files, directories, glob patterns, s3://BUCKET/PREFIX or kinesis://STREAM)"}
 	}
-	if !slices.Contains(ingest.FormatNames(), *format) {
-		return &usageError{msg: fmt.Sprintf("ingest: unknown --format %q (want %s)", *format, strings.Join(ingest.FormatNames(), ", "))}
+	formatSet := false
+	fs.Visit(func(f *flag.Flag) { formatSet = formatSet || f.Name == "format" })
+	src, err := classifySources(srcs)
+	if err != nil {
+		return err
+	}
+	if src.stream != "" && !formatSet {
+		o.format = "cloudfront-realtime"
+	}
+	if !slices.Contains(ingest.FormatNames(), o.format) {
+		return &usageError{msg: fmt.Sprintf("ingest: unknown --format %q (want %s)", o.format, strings.Join(ingest.FormatNames(), ", "))}
+	}
+	switch {
+	case o.follow && src.stream == "" && len(src.s3) == 0:
+		return &usageError{msg: "ingest: --follow needs an s3:// or kinesis:// SOURCE"}
+	case o.follow && len(src.files) > 0:
+		return &usageError{msg: "ingest: --follow reads s3:// or kinesis:// sources, not files"}
+	case (o.endpoint != "" || o.region != "") && src.stream == "" && len(src.s3) == 0:
+		return &usageError{msg: "ingest: --endpoint and --region are for s3:// and kinesis:// sources"}
+	case o.interval <= 0 || o.commitEvery <= 0:
+		return &usageError{msg: "ingest: --interval and --commit-every must be positive"}
 	}
 	cfg, err := common.load(m.Getenv)
 	if err != nil {
@@ -61,49 +112,42 @@ func (m *Main) runIngest(ctx context.Context, args []string) error {
 	if m.Getenv("GOGC") == "" {
 		defer debug.SetGCPercent(debug.SetGCPercent(50))
 	}
-	files, argErrs := file.Expand(srcs)
+	switch {
+	case src.stream != "":
+		return m.ingestKinesis(ctx, cfg, &o, src.stream)
+	case o.follow:
+		return m.followS3(ctx, cfg, &o, src.s3)
+	}
+
+	var inputs []ingest.Input
+	var failed []ingest.Failed
+	if len(src.s3) > 0 {
+		if inputs, err = m.listS3(ctx, &o, src.s3, nil); err != nil {
+			return err
+		}
+	}
+	files, argErrs := file.Expand(src.files)
+	for _, f := range files {
+		inputs = append(inputs, ingest.Input{Object: f.Object, Open: f.Open})
+	}
+	for _, e := range argErrs {
+		failed = append(failed, ingest.Failed{URI: e.(*file.ArgError).Arg, Reason: e.(*file.ArgError).Err.Error()})
+	}
 	db, err := cfg.openStore(ctx, false)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	secret, err := cfg.secret(ctx, db)
-	if err != nil {
-		return err
-	}
-
-	var progress *progressLine
-	if !*quiet && isTerminal(m.Stderr) {
-		progress = &progressLine{w: m.Stderr, start: time.Now()}
-	}
-	in, err := ingest.New(db, ingest.Config{
-		Format:     *format,
-		KeyParams:  cfg.KeyParams,
-		Secret:     secret,
-		Workers:    *workers,
-		Progress:   progress.update,
-		APIGateway: cfg.APIGateway.ingestConfig(),
-	})
-	if err != nil {
-		return err
-	}
-	inputs := make([]ingest.Input, len(files))
-	for i, f := range files {
-		inputs[i] = ingest.Input{Object: f.Object, Open: f.Open}
-	}
-	sum, runErr := in.Run(ctx, inputs)
-	progress.done()
+	sum, runErr := m.ingestOnce(ctx, db, cfg, &o, inputs)
 	if sum == nil {
 		return runErr
 	}
-	for _, e := range argErrs {
-		sum.Failed = append(sum.Failed, ingest.Failed{URI: e.(*file.ArgError).Arg, Reason: e.(*file.ArgError).Err.Error()})
-		sum.Objects++
-	}
-	if *asJSON {
-		err = writeSummaryJSON(m.Stdout, sum)
+	sum.Failed = append(sum.Failed, failed...)
+	sum.Objects += len(failed)
+	if o.asJSON {
+		err = writeSummaryJSON(m.Stdout, sum, false)
 	} else {
-		err = writeSummary(m.Stdout, sum)
+		err = writeSummary(m.Stdout, sum, false)
 	}
 	if runErr != nil {
 		return runErr
@@ -114,32 +158,113 @@ func (m *Main) runIngest(ctx context.Context, args []string) error {
 	if len(sum.Failed) > 0 {
 		return keymeter.Errorf(keymeter.EPARTIAL, "%d of %d inputs could not be read completely (listed above)", len(sum.Failed), sum.Objects)
 	}
-	if *strict && sum.Rejected > 0 {
+	if o.strict && sum.Rejected > 0 {
 		return keymeter.Errorf(keymeter.EPARTIAL, "%d lines were rejected (--strict); see keymeter rejects", sum.Rejected)
 	}
 	return nil
 }
 
-// writeSummary prints what an ingest run did, for people.
-func writeSummary(w io.Writer, s *ingest.Summary) error {
-	fmt.Fprintf(w, "inputs:                %d (%d read, %d skipped, %d failed)\n", s.Objects, s.Read, len(s.Skipped), len(s.Failed))
-	fmt.Fprintf(w, "lines read:            %d\n", s.Lines)
+// ingestOnce ingests inputs into db in one run.
+func (m *Main) ingestOnce(ctx context.Context, db *duckdb.DB, cfg *Config, o *ingestOptions, inputs []ingest.Input) (*ingest.Summary, error) {
+	secret, err := cfg.secret(ctx, db)
+	if err != nil {
+		return nil, err
+	}
+	var progress *progressLine
+	if !o.quiet && !o.follow && isTerminal(m.Stderr) {
+		progress = &progressLine{w: m.Stderr, start: time.Now()}
+	}
+	in, err := ingest.New(db, cfg.ingestConfig(o, secret, progress.update))
+	if err != nil {
+		return nil, err
+	}
+	sum, err := in.Run(ctx, inputs)
+	progress.done()
+	return sum, err
+}
+
+// ingestConfig returns the configuration of an ingest run.
+func (cfg *Config) ingestConfig(o *ingestOptions, secret []byte, progress func(ingest.Summary)) ingest.Config {
+	return ingest.Config{
+		Format:         o.format,
+		KeyParams:      cfg.KeyParams,
+		KeyHeader:      cfg.KeyHeader,
+		RealtimeFields: cfg.RealtimeFields,
+		Secret:         secret,
+		Workers:        o.workers,
+		CommitInterval: o.commitEvery,
+		Progress:       progress,
+		APIGateway:     cfg.APIGateway.ingestConfig(),
+	}
+}
+
+// sources are the SOURCE arguments of keymeter ingest, by kind.
+type sources struct {
+	files  []string // files, directories and patterns
+	s3     []string // s3:// URLs
+	stream string   // a kinesis:// URL
+}
+
+func classifySources(args []string) (sources, error) {
+	var s sources
+	kinesisURLs := 0
+	for _, a := range args {
+		switch lower := strings.ToLower(a); {
+		case strings.HasPrefix(lower, "kinesis://"):
+			s.stream = a
+			kinesisURLs++
+		case strings.HasPrefix(lower, "s3://"):
+			s.s3 = append(s.s3, a)
+		case strings.Contains(a, "://"):
+			return s, &usageError{msg: fmt.Sprintf("ingest: %q: unknown kind of source (want a path, s3://BUCKET/PREFIX or kinesis://STREAM)", a)}
+		default:
+			s.files = append(s.files, a)
+		}
+	}
+	if kinesisURLs > 0 && len(args) > 1 {
+		return s, &usageError{msg: "ingest: a kinesis:// SOURCE must be the only one (run one keymeter per stream)"}
+	}
+	return s, nil
+}
+
+// writeSummary prints what an ingest run did, for people; stream says
+// that it read a stream (records, not lines and files).
+func writeSummary(w io.Writer, s *ingest.Summary, stream bool) error {
+	unit := "lines"
+	if stream {
+		unit = "records"
+	} else {
+		fmt.Fprintf(w, "inputs:                %d (%d read, %d skipped, %d failed)\n", s.Objects, s.Read, len(s.Skipped), len(s.Failed))
+	}
+	fmt.Fprintf(w, "%-22s %d\n", unit+" read:", s.Lines)
 	fmt.Fprintf(w, "events stored:         %d\n", s.Events)
 	fmt.Fprintf(w, "duplicates skipped:    %d\n", s.Duplicates)
-	fmt.Fprintf(w, "lines rejected:        %d", s.Rejected)
+	fmt.Fprintf(w, "%-22s %d", unit+" rejected:", s.Rejected)
 	if s.Rejected > 0 {
 		fmt.Fprint(w, "   (see: keymeter rejects)")
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "unattributed requests: %d", s.UnattributedTotal())
+	var parts []string
 	if n := s.Unattributed[keymeter.NoKey]; n > 0 {
-		fmt.Fprintf(w, "   (%d without a key", n)
-		if t := s.Unattributed[keymeter.KeyTruncated]; t > 0 {
-			fmt.Fprintf(w, ", %d with the key header truncated", t)
-		}
-		fmt.Fprint(w, ")")
+		parts = append(parts, fmt.Sprintf("%d without a key", n))
+	}
+	if n := s.Unattributed[keymeter.KeyTruncated]; n > 0 {
+		parts = append(parts, fmt.Sprintf("%d with the key header truncated", n))
+	}
+	if len(parts) > 0 {
+		fmt.Fprintf(w, "   (%s)", strings.Join(parts, ", "))
 	}
 	fmt.Fprintln(w)
+	if days := s.UnattributedDays(keymeter.KeyTruncated); len(days) > 0 {
+		fmt.Fprintln(w, "key header truncated, per day (CloudFront's 800-byte cut of cs-headers dropped the key):")
+		for _, d := range days {
+			fmt.Fprintf(w, "  %s  %d\n", d.Day.Format("2006-01-02"), d.Count)
+		}
+	}
+	if stream {
+		fmt.Fprintf(w, "lag behind the tip:    %s\n", s.Lag)
+	}
 	if len(s.Skipped) > 0 {
 		fmt.Fprintln(w, "skipped:")
 		for _, sk := range s.Skipped {
@@ -165,18 +290,29 @@ type summaryJSON struct {
 	Rejected     int64            `json:"rejected"`
 	Unattributed int64            `json:"unattributed"`
 	ByReason     map[string]int64 `json:"unattributed_by_reason"`
-	Skipped      []ingest.Skipped `json:"skipped"`
-	Failed       []ingest.Failed  `json:"failed"`
+	// TruncatedByDay counts the requests whose key header was cut, per
+	// UTC day ("2025-10-01").
+	TruncatedByDay map[string]int64 `json:"key_truncated_by_day"`
+	LagMillis      *int64           `json:"lag_ms,omitempty"` // streams only
+	Skipped        []ingest.Skipped `json:"skipped"`
+	Failed         []ingest.Failed  `json:"failed"`
 }
 
-func writeSummaryJSON(w io.Writer, s *ingest.Summary) error {
+func newSummaryJSON(s *ingest.Summary, stream bool) summaryJSON {
 	out := summaryJSON{
 		Inputs: s.Objects, Read: s.Read, Lines: s.Lines, Events: s.Events, Duplicates: s.Duplicates,
 		Rejected: s.Rejected, Unattributed: s.UnattributedTotal(), ByReason: map[string]int64{},
-		Skipped: s.Skipped, Failed: s.Failed,
+		TruncatedByDay: map[string]int64{}, Skipped: s.Skipped, Failed: s.Failed,
 	}
 	for a := keymeter.Attribution(1); a < keymeter.NumAttributions; a++ {
 		out.ByReason[a.String()] = s.Unattributed[a]
+	}
+	for _, d := range s.UnattributedDays(keymeter.KeyTruncated) {
+		out.TruncatedByDay[d.Day.Format("2006-01-02")] = d.Count
+	}
+	if stream {
+		lag := s.Lag.Milliseconds()
+		out.LagMillis = &lag
 	}
 	if out.Skipped == nil {
 		out.Skipped = []ingest.Skipped{}
@@ -184,19 +320,29 @@ func writeSummaryJSON(w io.Writer, s *ingest.Summary) error {
 	if out.Failed == nil {
 		out.Failed = []ingest.Failed{}
 	}
+	return out
+}
+
+func writeSummaryJSON(w io.Writer, s *ingest.Summary, stream bool) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
-	return enc.Encode(out)
+	return enc.Encode(newSummaryJSON(s, stream))
 }
 
 // progressLine shows a running count on a terminal. A nil *progressLine
-// shows nothing.
+// shows nothing. For a stream, it shows the recent rate of records and
+// how far the stream's furthest-behind shard is behind its tip.
 type progressLine struct {
-	mu    sync.Mutex
-	w     io.Writer
-	start time.Time
-	last  time.Time
-	shown bool
+	mu     sync.Mutex
+	w      io.Writer
+	start  time.Time
+	last   time.Time
+	shown  bool
+	stream bool
+	// the count and time the stream's rate is measured from
+	rateLines int64
+	rateAt    time.Time
+	rate      float64
 }
 
 func (p *progressLine) update(s ingest.Summary) {
@@ -210,6 +356,19 @@ func (p *progressLine) update(s ingest.Summary) {
 		return
 	}
 	p.last = now
+	if p.stream {
+		if p.rateAt.IsZero() {
+			p.rateAt = p.start
+		}
+		if d := now.Sub(p.rateAt); d >= time.Second {
+			p.rate = float64(s.Lines-p.rateLines) / d.Seconds()
+			p.rateLines, p.rateAt = s.Lines, now
+		}
+		fmt.Fprintf(p.w, "\r%d records (%.0f records/s), %d events stored, %d duplicates, %d rejected, lag %s \033[K",
+			s.Lines, p.rate, s.Events, s.Duplicates, s.Rejected, s.Lag.Round(100*time.Millisecond))
+		p.shown = true
+		return
+	}
 	rate := float64(s.Lines) / now.Sub(p.start).Seconds()
 	fmt.Fprintf(p.w, "\r%d/%d inputs, %d lines (%.0f lines/s), %d events stored, %d duplicates, %d rejected ",
 		s.Read+len(s.Skipped)+len(s.Failed), s.Objects, s.Lines, rate, s.Events, s.Duplicates, s.Rejected)

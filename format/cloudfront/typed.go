@@ -15,6 +15,17 @@ func parseTyped(ev *keymeter.Event) error {
 	if len(ev.Value(keymeter.FieldRequestID)) == 0 {
 		return fieldError(keymeter.FieldRequestID, ErrMissingField, ev.Fields[keymeter.FieldRequestID])
 	}
+	return ParseNumbers(ev)
+}
+
+// ParseNumbers fills ev's numeric members (Status, BytesSent,
+// BytesReceived, ContentLen, RangeStart, RangeEnd, ClientPort,
+// FLEEncrypted, TimeTaken, TimeToFirstByte) from its raw fields, leaving
+// -1 where a field is absent or "-". It does not touch Time. The fields
+// have the same names and syntax in standard and real-time logs, so both
+// parsers use it. A bad value yields a *keymeter.ParseError naming the
+// field, with ErrBadNumber.
+func ParseNumbers(ev *keymeter.Event) error {
 	if v := ev.Fields[keymeter.FieldStatus]; !isNull(v) {
 		n, ok := parseUint(v)
 		if !ok || len(v) != 3 {

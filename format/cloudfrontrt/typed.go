@@ -1,85 +1,36 @@
 package cloudfrontrt
 
 import (
+	"fmt"
+
 	"github.com/keymeter/keymeter"
 	"github.com/keymeter/keymeter/format/cloudfront"
 )
 
 // parseTyped fills ev's typed members from its raw fields and checks the
 // fields a record cannot do without: timestamp (always configured) and
-// x-edge-request-id when it is configured.
+// x-edge-request-id when it is configured. The numeric fields are named
+// and written as in standard logs, and parsed by the same code.
 func parseTyped(ev *keymeter.Event) error {
-	us, ok := cloudfront.ParseEpoch(ev.Fields[keymeter.FieldTimestamp])
+	ts := ev.Fields[keymeter.FieldTimestamp]
+	us, ok := cloudfront.ParseEpoch(ts)
 	if !ok {
-		return fieldError(keymeter.FieldTimestamp, ErrBadTime)
+		return fieldError(keymeter.FieldTimestamp, ErrBadTime, ts)
 	}
 	ev.Time = us
 	if id := ev.Fields[keymeter.FieldRequestID]; id != nil && isNull(id) {
-		return fieldError(keymeter.FieldRequestID, ErrMissingField)
+		return fieldError(keymeter.FieldRequestID, ErrMissingField, id)
 	}
-	if v := ev.Fields[keymeter.FieldStatus]; !isNull(v) {
-		n, ok := parseUint(v)
-		if !ok || len(v) != 3 {
-			return fieldError(keymeter.FieldStatus, ErrBadNumber)
-		}
-		ev.Status = int32(n)
-	}
-	ints := [...]struct {
-		f   keymeter.Field
-		dst *int64
-	}{
-		{keymeter.FieldBytesSent, &ev.BytesSent},
-		{keymeter.FieldBytesReceived, &ev.BytesReceived},
-		{keymeter.FieldContentLen, &ev.ContentLen},
-		{keymeter.FieldRangeStart, &ev.RangeStart},
-		{keymeter.FieldRangeEnd, &ev.RangeEnd},
-	}
-	for _, c := range ints {
-		if v := ev.Fields[c.f]; !isNull(v) {
-			n, ok := parseUint(v)
-			if !ok {
-				return fieldError(c.f, ErrBadNumber)
-			}
-			*c.dst = n
-		}
-	}
-	small := [...]struct {
-		f   keymeter.Field
-		dst *int32
-	}{
-		{keymeter.FieldClientPort, &ev.ClientPort},
-		{keymeter.FieldFLEEncryptedFields, &ev.FLEEncrypted},
-	}
-	for _, c := range small {
-		if v := ev.Fields[c.f]; !isNull(v) {
-			n, ok := parseUint(v)
-			if !ok || n > 1<<31-1 {
-				return fieldError(c.f, ErrBadNumber)
-			}
-			*c.dst = int32(n)
-		}
-	}
-	secs := [...]struct {
-		f   keymeter.Field
-		dst *int32
-	}{
-		{keymeter.FieldTimeTaken, &ev.TimeTaken},
-		{keymeter.FieldTimeToFirstByte, &ev.TimeToFirstByte},
-	}
-	for _, c := range secs {
-		if v := ev.Fields[c.f]; !isNull(v) {
-			ms, ok := cloudfront.ParseSeconds(v)
-			if !ok {
-				return fieldError(c.f, ErrBadNumber)
-			}
-			*c.dst = ms
-		}
-	}
-	return nil
+	return cloudfront.ParseNumbers(ev)
 }
 
-func fieldError(f keymeter.Field, err error) error {
-	return &keymeter.ParseError{Field: FieldName(f), Err: err}
+// fieldError reports a bad value of field f, quoting (the start of) it as
+// the standard-log parser does.
+func fieldError(f keymeter.Field, err error, v []byte) error {
+	if len(v) > 40 {
+		v = append(v[:40:40], "..."...)
+	}
+	return &keymeter.ParseError{Field: FieldName(f), Err: fmt.Errorf("%w: %q", err, v)}
 }
 
 // isNull reports whether a raw value means "no value": "-" or absent.

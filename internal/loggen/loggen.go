@@ -1,5 +1,8 @@
-// Package loggen generates realistic CloudFront standard log records with
-// known ground truth, for end-to-end tests and benchmarks. Generation is
+// Package loggen generates realistic CloudFront log records with known
+// ground truth, for end-to-end tests and benchmarks: standard log lines
+// (Next, AppendLine) and real-time log records (NextRealtime,
+// AppendRealtime), whose API key may travel in a request header that
+// CloudFront's 800-byte cut of cs-headers can drop. Generation is
 // deterministic for a seed.
 package loggen
 
@@ -7,6 +10,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -37,6 +41,20 @@ type Config struct {
 	NoKeyPercent int
 	// Paths is the number of distinct request paths.
 	Paths int
+
+	// Real-time records (NextRealtime) only:
+	//
+	// HeaderKeyPercent of the requests with a key send it in the
+	// x-api-key header (in a random position and letter case) instead of
+	// the query string.
+	HeaderKeyPercent int
+	// TruncatedPercent of those send it after so many other headers that
+	// CloudFront's 800-byte cut of cs-headers drops it: cs-header-names
+	// still lists it, and the request cannot be attributed.
+	TruncatedPercent int
+	// BigHeadersPercent of the other requests carry large headers too, so
+	// that cs-headers is cut without losing a key.
+	BigHeadersPercent int
 }
 
 // Record is one request and its ground truth.
@@ -58,8 +76,25 @@ type Record struct {
 	Port         int
 	ContentLen   int64
 	DetailedType string
-	Key          *Key // nil when the request carries no key
+	Key          *Key // nil when the request carries no key, or lost it (Truncated)
+
+	// Real-time records only (NextRealtime):
+	Millis  int             // milliseconds after Time
+	Country string          // c-country
+	Headers []RequestHeader // the request's headers as sent, in order
+	// Logged is how many of Headers fit in cs-headers: CloudFront drops
+	// the first header that would take it past 800 bytes, and the rest.
+	Logged int
+	// KeyHeader is true when the request sent its key in the x-api-key
+	// header; Truncated when that header was dropped from cs-headers (Key
+	// is then nil: the truth is that the request is unattributed).
+	KeyHeader bool
+	Truncated bool
 }
+
+// RequestHeader is one request header, its value as CloudFront logs it
+// (percent-encoded).
+type RequestHeader struct{ Name, Value string }
 
 // Gen generates records.
 type Gen struct {
@@ -157,6 +192,10 @@ var (
 
 // Next fills r with the next record.
 func (g *Gen) Next(r *Record) {
+	g.next(r, false)
+}
+
+func (g *Gen) next(r *Record, realtime bool) {
 	rng := g.rng
 	r.Time = g.cfg.Start.Add(time.Duration(rng.Int64N(int64(g.cfg.Span/time.Second))) * time.Second).UTC()
 	r.Edge = edges[rng.IntN(len(edges))]
@@ -184,7 +223,125 @@ func (g *Gen) Next(r *Record) {
 	if rng.IntN(100) >= g.cfg.NoKeyPercent && len(g.keys) > 0 {
 		r.Key = &g.keys[rng.IntN(len(g.keys))]
 	}
-	r.Query = g.query(r.Key)
+	if !realtime {
+		r.Query = g.query(r.Key)
+		return
+	}
+	r.KeyHeader = r.Key != nil && rng.IntN(100) < g.cfg.HeaderKeyPercent
+	r.Truncated = r.KeyHeader && rng.IntN(100) < g.cfg.TruncatedPercent
+	if r.KeyHeader {
+		r.Query = g.query(nil)
+	} else {
+		r.Query = g.query(r.Key)
+	}
+	g.headers(r)
+	if r.Truncated {
+		r.Key = nil
+	}
+	r.Millis = rng.IntN(1000)
+	r.Country = countries[rng.IntN(len(countries))]
+}
+
+// NextRealtime fills r with the next real-time record: a request as
+// Next makes them, with millisecond timestamps and request headers.
+func (g *Gen) NextRealtime(r *Record) {
+	g.next(r, true)
+}
+
+var (
+	countries = []string{"US", "US", "DE", "FR", "GB", "JP", "BR", "IN"}
+	// keyHeaderNames are ways clients spell the key header; each client
+	// sticks to one.
+	keyHeaderNames = []string{"x-api-key", "X-Api-Key", "X-API-KEY", "X-Api-key", "x-API-key"}
+	h1Names        = map[string]string{
+		"host": "Host", "user-agent": "User-Agent", "accept": "Accept", "accept-encoding": "Accept-Encoding",
+		"x-request-id": "X-Request-Id", "cookie": "Cookie", "sec-ch-ua": "Sec-CH-UA", "x-trace": "X-Trace",
+	}
+)
+
+// headers makes r's request headers. Each client (user agent) sends its
+// headers in an order of its own, with names in the case of its HTTP
+// version (lowercase for HTTP/2, title case for HTTP/1.1) and its own
+// spelling and place for the key header, as real clients do; which
+// optional headers a request carries varies. A request whose key must be
+// cut off sends a cookie big enough to take cs-headers past 800 bytes,
+// and the key header after it.
+func (g *Gen) headers(r *Record) {
+	rng := g.rng
+	client := slices.Index(uas, r.UA)
+	h2 := client%2 == 0
+	order := clientOrders[client%len(clientOrders)]
+	present := map[string]string{
+		"host":            "api.example.com",
+		"user-agent":      r.UA,
+		"accept":          "application/json",
+		"accept-encoding": "gzip,%20deflate,%20br",
+		"x-request-id":    fmt.Sprintf("%016x", rng.Uint64()),
+	}
+	if rng.IntN(3) == 0 {
+		present["x-trace"] = fmt.Sprintf("Root=1-%08x-%024x", rng.Uint32(), rng.Uint64())
+	}
+	switch {
+	case r.Truncated || !r.KeyHeader && rng.IntN(100) < g.cfg.BigHeadersPercent:
+		// A cookie that takes cs-headers past 800 bytes on its own.
+		present["cookie"] = g.cookie(820 + rng.IntN(400))
+	case rng.IntN(4) == 0:
+		present["cookie"] = g.cookie(20 + rng.IntN(200))
+	}
+	if r.KeyHeader {
+		present["key"] = CloudFrontEscape(r.Key.Key)
+	}
+	// A new slice each time: callers keep records.
+	r.Headers = make([]RequestHeader, 0, len(present))
+	for _, n := range order {
+		v, ok := present[n]
+		if !ok || n == "key" && r.Truncated {
+			continue
+		}
+		name := n
+		switch {
+		case n == "key":
+			name = keyHeaderNames[client%len(keyHeaderNames)]
+		case !h2:
+			name = h1Names[n]
+		}
+		r.Headers = append(r.Headers, RequestHeader{name, v})
+	}
+	if r.Truncated { // the key after the big cookie
+		r.Headers = append(r.Headers, RequestHeader{keyHeaderNames[client%len(keyHeaderNames)], present["key"]})
+	}
+	r.Logged = len(r.Headers)
+	size := 0
+	for i, h := range r.Headers {
+		size += len(h.Name) + 1 + len(h.Value) + 3
+		if size > 800 {
+			r.Logged = i
+			break
+		}
+	}
+}
+
+// clientOrders are the orders in which clients send their headers
+// ("key" is the key header); client i uses clientOrders[i % 8].
+var clientOrders = [][]string{
+	{"host", "user-agent", "accept", "key", "accept-encoding", "x-request-id", "x-trace", "cookie"},
+	{"host", "key", "accept", "accept-encoding", "user-agent", "cookie", "x-trace", "x-request-id"},
+	{"host", "accept-encoding", "user-agent", "x-request-id", "cookie", "accept", "x-trace", "key"},
+	{"host", "x-trace", "cookie", "user-agent", "key", "accept", "x-request-id", "accept-encoding"},
+	{"host", "user-agent", "x-request-id", "accept", "accept-encoding", "cookie", "key", "x-trace"},
+	{"host", "accept", "user-agent", "accept-encoding", "x-trace", "key", "cookie", "x-request-id"},
+	{"host", "cookie", "key", "x-request-id", "x-trace", "user-agent", "accept-encoding", "accept"},
+	{"host", "x-request-id", "accept-encoding", "x-trace", "accept", "user-agent", "key", "cookie"},
+}
+
+// cookie returns a session cookie of about n bytes.
+func (g *Gen) cookie(n int) string {
+	const alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+	b := []byte("session=")
+	for len(b) < n {
+		b = append(b, alphabet[g.rng.IntN(len(alphabet))])
+	}
+	return string(b)
 }
 
 // query builds the logged query string: the key under one of the accepted

@@ -101,3 +101,97 @@ func appendSeconds(dst []byte, ms int) []byte {
 	dst = append(dst, byte('0'+frac/100), byte('0'+frac/10%10), byte('0'+frac%10))
 	return dst
 }
+
+// RealtimeFields are the 45 documented fields of CloudFront real-time
+// logs, in the order CloudFront writes them (which is not necessarily the
+// order a configuration lists them in). It is written out here, apart
+// from the parser's own list, so that tests check one against the other.
+var RealtimeFields = []string{
+	"timestamp", "c-ip", "time-to-first-byte", "sc-status", "sc-bytes", "cs-method", "cs-protocol", "cs-host",
+	"cs-uri-stem", "cs-bytes", "x-edge-location", "x-edge-request-id", "x-host-header", "time-taken",
+	"cs-protocol-version", "c-ip-version", "cs-user-agent", "cs-referer", "cs-cookie", "cs-uri-query",
+	"x-edge-response-result-type", "x-forwarded-for", "ssl-protocol", "ssl-cipher", "x-edge-result-type",
+	"fle-encrypted-fields", "fle-status", "sc-content-type", "sc-content-len", "sc-range-start", "sc-range-end",
+	"c-port", "x-edge-detailed-result-type", "c-country", "cs-accept-encoding", "cs-accept",
+	"cache-behavior-path-pattern", "cs-headers", "cs-header-names", "cs-headers-count", "primary-distribution-id",
+	"primary-distribution-dns-name", "origin-fbl", "origin-lbl", "asn",
+}
+
+// AppendRealtime appends r as one real-time log record (with its
+// newline, as on the Kinesis stream) carrying the given fields, which
+// must be in CloudFront's order (see RealtimeFields). r must come from
+// NextRealtime.
+func (r *Record) AppendRealtime(dst []byte, fields []string) []byte {
+	for i, f := range fields {
+		if i > 0 {
+			dst = append(dst, '\t')
+		}
+		dst = r.appendRealtimeField(dst, f)
+	}
+	return append(dst, '\n')
+}
+
+func (r *Record) appendRealtimeField(dst []byte, name string) []byte {
+	switch name {
+	case "timestamp":
+		dst = strconv.AppendInt(dst, r.Time.Unix(), 10)
+		return append(dst, '.', byte('0'+r.Millis/100), byte('0'+r.Millis/10%10), byte('0'+r.Millis%10))
+	case "cs-host": // the viewer's Host header (x-host-header in standard logs)
+		return append(dst, "api.example.com"...)
+	case "x-host-header": // the distribution's domain (cs(Host) in standard logs)
+		return append(dst, "d111111abcdef8.cloudfront.net"...)
+	case "cs-uri-stem": // the path and the query
+		dst = append(dst, r.Path...)
+		if r.Query != "-" {
+			dst = append(dst, '?')
+			dst = append(dst, r.Query...)
+		}
+		return dst
+	case "cs-user-agent":
+		return append(dst, r.UA...)
+	case "c-ip-version":
+		return append(dst, "IPv4"...)
+	case "c-country":
+		return append(dst, r.Country...)
+	case "cs-accept-encoding":
+		return append(dst, "gzip,%20deflate,%20br"...)
+	case "cs-accept":
+		return append(dst, "application/json"...)
+	case "cache-behavior-path-pattern":
+		return append(dst, "/v1/*"...)
+	case "cs-headers":
+		for _, h := range r.Headers[:r.Logged] {
+			dst = append(dst, h.Name...)
+			dst = append(dst, ':')
+			dst = append(dst, h.Value...)
+			dst = append(dst, "%0A"...)
+		}
+		return dst
+	case "cs-header-names":
+		for _, h := range r.Headers {
+			dst = append(dst, h.Name...)
+			dst = append(dst, "%0A"...)
+		}
+		return dst
+	case "cs-headers-count":
+		return strconv.AppendInt(dst, int64(len(r.Headers)), 10)
+	case "origin-fbl":
+		return appendSeconds(dst, r.TTFBMs/2)
+	case "origin-lbl":
+		return appendSeconds(dst, r.TimeTakenMs/2)
+	case "asn":
+		return strconv.AppendInt(dst, int64(16509+r.Port%7), 10)
+	case "cs-referer":
+		return append(dst, '-')
+	case "cs-cookie":
+		for _, h := range r.Headers {
+			if strings.EqualFold(h.Name, "cookie") {
+				return append(dst, h.Value...)
+			}
+		}
+		return append(dst, '-')
+	case "primary-distribution-id", "primary-distribution-dns-name":
+		return append(dst, '-')
+	}
+	return r.appendField(dst, name) // named as in standard logs
+}

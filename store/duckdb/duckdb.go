@@ -3,8 +3,10 @@
 //
 // Events are stored in event_rows, narrow and typed, with repeated
 // strings moved to dictionary tables; the views events (all sources,
-// normalised) and cloudfront_logs (the columns of AWS's Athena table for
-// CloudFront standard logs) are what people query with SQL.
+// normalised), cloudfront_logs and cloudfront_realtime_logs (the columns
+// of AWS's Athena tables for CloudFront standard and real-time logs) are
+// what people query with SQL. Writers keep stream checkpoints
+// (keymeter.Checkpointer) in the checkpoints table.
 package duckdb
 
 import (

@@ -35,7 +35,7 @@ CREATE TABLE IF NOT EXISTS event_rows (
 	range_start    BIGINT,
 	range_end      BIGINT,
 	load_id        UINTEGER  NOT NULL,
-	rest           VARCHAR   NOT NULL
+	rest           VARCHAR   NOT NULL USING COMPRESSION uncompressed
 );
 
 CREATE TABLE IF NOT EXISTS event_hours (
@@ -75,6 +75,15 @@ CREATE TABLE IF NOT EXISTS dict_dims (
 	edge_detailed_result VARCHAR,
 	fle_status           VARCHAR,
 	content_type         VARCHAR,
+	-- real-time logs only (NULL for standard logs)
+	country              VARCHAR,
+	ip_version           VARCHAR,
+	accept_encoding      VARCHAR,
+	accept               VARCHAR,
+	cache_behavior       VARCHAR,
+	primary_distribution_id       VARCHAR,
+	primary_distribution_dns_name VARCHAR,
+	-- API Gateway only
 	stage                VARCHAR,
 	api_id               VARCHAR,
 	resource_path        VARCHAR,
@@ -85,7 +94,9 @@ CREATE TABLE IF NOT EXISTS dict_clients (
 	id         BIGINT PRIMARY KEY,
 	source     UTINYINT NOT NULL,
 	user_agent VARCHAR,
-	referer    VARCHAR
+	referer    VARCHAR,
+	-- real-time logs only (NULL for standard logs): cs-header-names
+	header_names VARCHAR
 );
 
 CREATE TABLE IF NOT EXISTS api_keys (
@@ -111,6 +122,16 @@ CREATE TABLE IF NOT EXISTS objects (
 	rejected    BIGINT    NOT NULL
 );
 
+-- The read position of each shard of each stream (Kinesis), committed in
+-- the same transaction as the events of the records up to it.
+CREATE TABLE IF NOT EXISTS checkpoints (
+	stream     VARCHAR   NOT NULL,
+	shard      VARCHAR   NOT NULL,
+	sequence   VARCHAR   NOT NULL,
+	updated_at TIMESTAMP NOT NULL,
+	PRIMARY KEY (stream, shard)
+);
+
 CREATE TABLE IF NOT EXISTS rejects (
 	source UTINYINT  NOT NULL,
 	object VARCHAR   NOT NULL,
@@ -122,13 +143,18 @@ CREATE TABLE IF NOT EXISTS rejects (
 );
 `
 
-// dimsColumns are the dict_dims columns in table order, which is the
-// order of keymeter.LayoutOf(source).Dims for CloudFront sources; other
-// sources name their columns in sourceDimsColumns.
+// dimsColumns are the dict_dims columns in table order. CloudFront's
+// sources fill them by position, in the order of
+// keymeter.LayoutOf(source).Dims: standard logs the first 13, real-time
+// logs the first 20. Other sources name their columns in
+// sourceDimsColumns.
 var dimsColumns = []string{
 	"edge_location", "method", "distribution_domain", "viewer_host", "protocol", "protocol_version",
 	"ssl_protocol", "ssl_cipher", "edge_result", "edge_response_result", "edge_detailed_result",
-	"fle_status", "content_type", "stage", "api_id", "resource_path", "route_key",
+	"fle_status", "content_type",
+	"country", "ip_version", "accept_encoding", "accept", "cache_behavior",
+	"primary_distribution_id", "primary_distribution_dns_name",
+	"stage", "api_id", "resource_path", "route_key",
 }
 
 // views are (re)created at every open, so that a newer keymeter can change
@@ -201,6 +227,64 @@ JOIN dict_dims d ON d.id = e.dims
 JOIN dict_clients c ON c.id = e.client
 JOIN dict_paths p ON p.id = e.path
 WHERE e.source = 1;
+
+CREATE OR REPLACE VIEW cloudfront_realtime_logs AS
+SELECT
+	printf('%d.%03d', epoch_ms(e.ts) // 1000, epoch_ms(e.ts) % 1000) AS "timestamp",
+	split_part(e.rest, chr(9), 2) AS c_ip,
+	CAST(e.ttfb AS DOUBLE) / 1000 AS time_to_first_byte,
+	CAST(e.status AS BIGINT) AS sc_status,
+	e.bytes_sent AS sc_bytes,
+	d.method AS cs_method,
+	d.protocol AS cs_protocol,
+	d.viewer_host AS cs_host,
+	CASE WHEN split_part(e.rest, chr(9), 3) = '-' THEN p.raw
+		ELSE p.raw || '?' || split_part(e.rest, chr(9), 3) END AS cs_uri_stem,
+	e.bytes_received AS cs_bytes,
+	d.edge_location AS x_edge_location,
+	split_part(e.rest, chr(9), 1) AS x_edge_request_id,
+	d.distribution_domain AS x_host_header,
+	CAST(e.time_taken AS DOUBLE) / 1000 AS time_taken,
+	d.protocol_version AS cs_protocol_version,
+	d.ip_version AS c_ip_version,
+	c.user_agent AS cs_user_agent,
+	c.referer AS cs_referer,
+	split_part(e.rest, chr(9), 4) AS cs_cookie,
+	split_part(e.rest, chr(9), 3) AS cs_uri_query,
+	d.edge_response_result AS x_edge_response_result_type,
+	split_part(e.rest, chr(9), 5) AS x_forwarded_for,
+	d.ssl_protocol AS ssl_protocol,
+	d.ssl_cipher AS ssl_cipher,
+	d.edge_result AS x_edge_result_type,
+	CAST(e.fle_encrypted AS VARCHAR) AS fle_encrypted_fields,
+	d.fle_status AS fle_status,
+	d.content_type AS sc_content_type,
+	e.content_len AS sc_content_len,
+	CAST(e.range_start AS VARCHAR) AS sc_range_start,
+	CAST(e.range_end AS VARCHAR) AS sc_range_end,
+	CAST(e.c_port AS BIGINT) AS c_port,
+	d.edge_detailed_result AS x_edge_detailed_result_type,
+	d.country AS c_country,
+	d.accept_encoding AS cs_accept_encoding,
+	d.accept AS cs_accept,
+	d.cache_behavior AS cache_behavior_path_pattern,
+	split_part(e.rest, chr(9), 6) AS cs_headers,
+	c.header_names AS cs_header_names,
+	TRY_CAST(split_part(e.rest, chr(9), 7) AS BIGINT) AS cs_headers_count,
+	d.primary_distribution_id AS primary_distribution_id,
+	d.primary_distribution_dns_name AS primary_distribution_dns_name,
+	split_part(e.rest, chr(9), 10) AS origin_fbl,
+	split_part(e.rest, chr(9), 11) AS origin_lbl,
+	split_part(e.rest, chr(9), 9) AS asn,
+	split_part(e.rest, chr(9), 8) AS s_ip,
+	strftime(e.ts, '%Y') AS year,
+	strftime(e.ts, '%m') AS month,
+	strftime(e.ts, '%d') AS day
+FROM event_rows e
+JOIN dict_dims d ON d.id = e.dims
+JOIN dict_clients c ON c.id = e.client
+JOIN dict_paths p ON p.id = e.path
+WHERE e.source = 2;
 
 CREATE OR REPLACE MACRO approx_percentile(x, p) AS approx_quantile(x, p);
 CREATE OR REPLACE MACRO approx_distinct(x) AS approx_count_distinct(x);

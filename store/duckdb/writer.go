@@ -38,6 +38,8 @@ type writer struct {
 	keys     []keymeter.KeyFingerprint
 	objects  []keymeter.ObjectRecord
 	rejects  []keymeter.Reject
+	// checkpoints are the stream checkpoints of this transaction.
+	checkpoints map[checkpointKey]string
 }
 
 type loadRow struct {
@@ -255,6 +257,12 @@ func (w *writer) Write(ctx context.Context, b *keymeter.Batch) (keymeter.WriteRe
 		}
 		res.Stored++
 		res.ByAttribution[r.Attribution]++
+		if r.Attribution != keymeter.Attributed {
+			if res.UnattributedByDay == nil {
+				res.UnattributedByDay = make(map[keymeter.DayAttribution]int)
+			}
+			res.UnattributedByDay[keymeter.DayAttribution{Day: keymeter.DayOf(r.Time), Attribution: r.Attribution}]++
+		}
 		if w.cur == nil {
 			w.cur = <-w.free
 		}
@@ -333,7 +341,7 @@ func (w *writer) Commit(ctx context.Context) error {
 		return nil
 	}
 	steps := []func(context.Context) error{
-		w.endInsert, w.writeDict, w.writeLoads, w.writeRejects, w.writeObjects, w.writeHours,
+		w.endInsert, w.writeDict, w.writeLoads, w.writeRejects, w.writeObjects, w.writeHours, w.writeCheckpoints,
 	}
 	for _, step := range steps {
 		if err := step(ctx); err != nil {
@@ -354,6 +362,7 @@ func (w *writer) Commit(ctx context.Context) error {
 // reset forgets what the finished transaction wrote.
 func (w *writer) reset() {
 	w.dict, w.keys, w.objects, w.rejects, w.newLoads = w.dict[:0], w.keys[:0], w.objects[:0], w.rejects[:0], w.newLoads[:0]
+	clear(w.checkpoints)
 }
 
 // rollback abandons the transaction and everything remembered about it.
@@ -447,12 +456,17 @@ func (w *writer) writeDict(ctx context.Context) error {
 	return nil
 }
 
-// dictTables gives, per kind, the table and the expression that joins an
-// entry's values with tabs, for the collision check.
-var dictTables = map[keymeter.DictKind]struct{ table, values string }{
-	keymeter.DictPath:   {"dict_paths", "raw || chr(9) || path"},
-	keymeter.DictClient: {"dict_clients", "concat_ws(chr(9), user_agent, referer)"},
-	keymeter.DictDims:   {"dict_dims", "concat_ws(chr(9), " + strings.Join(dimsColumns, ", ") + ")"},
+// dictTables gives, per kind, the table, its number of value columns
+// (entries with fewer values leave the last ones NULL) and the expression
+// that joins an entry's values with tabs, for the collision check.
+var dictTables = map[keymeter.DictKind]struct {
+	table  string
+	cols   int
+	values string
+}{
+	keymeter.DictPath:   {"dict_paths", 2, "raw || chr(9) || path"},
+	keymeter.DictClient: {"dict_clients", 3, "concat_ws(chr(9), user_agent, referer, header_names)"},
+	keymeter.DictDims:   {"dict_dims", len(dimsColumns), "concat_ws(chr(9), " + strings.Join(dimsColumns, ", ") + ")"},
 }
 
 // insertDict stores entries of one kind, 500 to a statement.
@@ -461,10 +475,7 @@ func insertDict(ctx context.Context, tx *sql.Tx, kind keymeter.DictKind, entries
 	if !ok {
 		return fmt.Errorf("unknown dictionary kind %d", kind)
 	}
-	width := 2 + len(entries[0].Values)
-	if kind == keymeter.DictDims {
-		width = 2 + len(dimsColumns)
-	}
+	width := 2 + t.cols
 	for start := 0; start < len(entries); start += 500 {
 		chunk := entries[start:min(start+500, len(entries))]
 		args := make([]any, 0, width*len(chunk))

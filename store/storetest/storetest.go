@@ -39,6 +39,8 @@ func Run(t *testing.T, newStore NewStore) {
 		{"Rejects", testRejects},
 		{"InvalidPeriod", testInvalidPeriod},
 		{"Reconcile", testReconcile},
+		{"UnattributedByDay", testUnattributedByDay},
+		{"Checkpoints", testCheckpoints},
 	}
 	tests = append(tests, billingTests...)
 	for _, tt := range tests {
@@ -70,6 +72,8 @@ type ev struct {
 	ms       int32 // time-taken; -1 for none
 	source   keymeter.Source
 	identity bool // key is an API Gateway API key ID, not a key
+	// truncated marks a request whose key header was cut (with no key).
+	truncated bool
 }
 
 func (e ev) withDefaults() ev {
@@ -157,6 +161,8 @@ func batches(obj string, events ...ev) []*keymeter.Batch {
 			}
 			row.KeyID = fp.ID
 			b.Keys = append(b.Keys, fp)
+		} else if e.truncated {
+			row.Attribution = keymeter.KeyTruncated
 		} else {
 			row.Attribution = keymeter.NoKey
 		}
@@ -189,6 +195,12 @@ func write(t *testing.T, s keymeter.Store, obj string, events ...ev) keymeter.Wr
 		total.Duplicates += res.Duplicates
 		for i, n := range res.ByAttribution {
 			total.ByAttribution[i] += n
+		}
+		for k, n := range res.UnattributedByDay {
+			if total.UnattributedByDay == nil {
+				total.UnattributedByDay = map[keymeter.DayAttribution]int{}
+			}
+			total.UnattributedByDay[k] += n
 		}
 	}
 	if err := w.Commit(ctx); err != nil {
