@@ -3,6 +3,8 @@ package ingest_test
 import (
 	"bytes"
 	"fmt"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awskinesis "github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"sort"
 	"strings"
 	"testing"
@@ -215,5 +217,50 @@ func TestAPIGatewayConfig(t *testing.T) {
 	if _, err := ingest.New(db, ingest.Config{Format: "apigateway", Secret: []byte("0123456789abcdef"),
 		APIGateway: ingest.APIGateway{Template: ingest.TemplateCLF, Mapping: &apigateway.Mapping{}}}); err != nil {
 		t.Errorf("CLF: %v", err)
+	}
+}
+
+// TestAPIGatewayCloudWatchKinesis reads API Gateway access logs from a
+// CloudWatch Logs subscription to Kinesis, on kinesalite: one gzip
+// payload per record, with a control message, a record that is not a
+// payload, and a retried payload.
+func TestAPIGatewayCloudWatchKinesis(t *testing.T) {
+	endpoint := kinesisEndpoint(t)
+	api, name := kinesaliteStream(t, endpoint)
+	recs, _ := originRecords(21, 900)
+	const group = "API-Gateway-Execution-Logs_a1b2c3d4e5/prod"
+	var data [][]byte
+	for start := 0; start < len(recs); start += 50 {
+		var evs []loggen.CloudWatchEvent
+		for i := start; i < min(start+50, len(recs)); i++ {
+			evs = append(evs, recs[i].CloudWatchEventOf(loggen.APIGatewayOptions{}))
+		}
+		data = append(data, loggen.Gzip(loggen.CloudWatchPayload(group, fmt.Sprint("s", start), evs)))
+	}
+	data = append(data, loggen.Gzip(loggen.CloudWatchControlMessage()), []byte("not a payload"), data[3])
+	for i, d := range data {
+		_, err := api.PutRecord(ctx, &awskinesis.PutRecordInput{StreamName: &name, Data: d, PartitionKey: aws.String(fmt.Sprint(i))})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	db := openStore(t)
+	in, err := ingest.New(db, ingest.Config{Format: "apigateway-cloudwatch", Secret: testSecret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, err := in.RunStream(ctx, openKinesalite(t, endpoint, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Events != int64(len(recs)) || sum.Duplicates != 50 || sum.Rejected != 1 {
+		t.Errorf("events %d, duplicates %d, rejected %d; want %d, 50, 1", sum.Events, sum.Duplicates, sum.Rejected, len(recs))
+	}
+	if got, want := byCaller(t, db), wantCallers(recs); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("requests by caller\n got %v\nwant %v", got, want)
+	}
+	rejects, _ := db.Rejects(ctx, keymeter.RejectFilter{})
+	if len(rejects) != 1 || !strings.Contains(rejects[0].Reason, "unreadable record") || !strings.HasPrefix(rejects[0].Object, "kinesis://"+name) {
+		t.Errorf("rejects %+v", rejects)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"sort"
 	"time"
@@ -115,17 +116,18 @@ func (in *Ingester) RunStream(ctx context.Context, s Stream) (*Summary, error) {
 // streamReader parses and encodes pages of records; ReadAll calls page
 // from one goroutine at a time.
 type streamReader struct {
-	ctx    context.Context // done when reading must stop
-	in     *Ingester
-	stream string
-	parser Parser
-	keys   *keyFinder
-	enc    *encoder
-	msgs   chan<- streamMsg
-	free   chan *keymeter.Batch
-	obj    *keymeter.Object
-	ev     keymeter.Event
-	redact []byte
+	ctx     context.Context // done when reading must stop
+	in      *Ingester
+	stream  string
+	parser  Parser
+	keys    *keyFinder
+	enc     *encoder
+	msgs    chan<- streamMsg
+	free    chan *keymeter.Batch
+	obj     *keymeter.Object
+	ev      keymeter.Event
+	redact  []byte
+	records RecordReader // reused for every Kinesis record, when the format has one
 }
 
 // page handles one page of a shard's records: a kinesis.ShardFunc.
@@ -136,30 +138,29 @@ func (r *streamReader) page(shard string, recs []kinesis.Record, lastSeq string,
 	batch := r.newBatch()
 	var rejects []keymeter.Reject
 	var records int64
-	for _, rec := range recs {
-		// A record holds one request and ends with a newline; take each
-		// line on its own all the same, as a Firehose object is read.
-		for data := rec.Data; len(data) > 0; {
-			line := data
-			if i := bytes.IndexByte(data, '\n'); i >= 0 {
-				line, data = data[:i+1], data[i+1:]
-			} else {
-				data = nil
-			}
-			ok, err := r.parser.Parse(line, &r.ev)
-			if err != nil {
-				rejects = append(rejects, r.reject(shard, rec.SequenceNumber, line, err))
-				records++
-			} else if ok {
+	handle := func(rec *kinesis.Record, line []byte, err error) error {
+		if err == nil {
+			var ok bool
+			if ok, err = r.parser.Parse(line, &r.ev); ok && err == nil {
 				r.enc.encode(&r.ev, line, batch)
 				records++
 			}
-			if len(batch.Rows) >= r.in.cfg.BatchRows || len(rejects) >= 1024 {
-				if err := r.send(streamMsg{batch: batch, rejects: rejects, records: records, lag: -1}); err != nil {
-					return err
-				}
-				batch, rejects, records = r.newBatch(), nil, 0
+		}
+		if err != nil {
+			rejects = append(rejects, r.reject(shard, rec.SequenceNumber, line, err))
+			records++
+		}
+		if len(batch.Rows) >= r.in.cfg.BatchRows || len(rejects) >= 1024 {
+			if err := r.send(streamMsg{batch: batch, rejects: rejects, records: records, lag: -1}); err != nil {
+				return err
 			}
+			batch, rejects, records = r.newBatch(), nil, 0
+		}
+		return nil
+	}
+	for i := range recs {
+		if err := r.eachRecord(&recs[i], handle); err != nil {
+			return err
 		}
 	}
 	m := streamMsg{batch: batch, rejects: rejects, records: records, shard: shard, seq: lastSeq, lag: millisBehind}
@@ -169,6 +170,49 @@ func (r *streamReader) page(shard string, recs []kinesis.Record, lastSeq string,
 		m.batch = nil
 	}
 	return r.send(m)
+}
+
+// eachRecord calls fn with each log record in a Kinesis record: its lines
+// (a CloudFront real-time record is one line, ended by a newline), or
+// what the format's record reader finds in it (a CloudWatch Logs
+// subscription payload holds many log events). A record reader's error
+// rejects what it could not read, and reading goes on with the next
+// Kinesis record: one bad record never stops a stream.
+func (r *streamReader) eachRecord(rec *kinesis.Record, fn func(*kinesis.Record, []byte, error) error) error {
+	if r.in.format.NewRecords == nil {
+		for data := rec.Data; len(data) > 0; {
+			line := data
+			if i := bytes.IndexByte(data, '\n'); i >= 0 {
+				line, data = data[:i+1], data[i+1:]
+			} else {
+				data = nil
+			}
+			if err := fn(rec, line, nil); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if r.records == nil {
+		r.records = r.in.format.NewRecords(bytes.NewReader(rec.Data))
+	} else if rs, ok := r.records.(interface{ Reset(io.Reader) }); ok {
+		rs.Reset(bytes.NewReader(rec.Data))
+	} else {
+		r.records = r.in.format.NewRecords(bytes.NewReader(rec.Data))
+	}
+	for {
+		line, err := r.records.Next()
+		if err == io.EOF {
+			return nil
+		}
+		var pe *keymeter.ParseError
+		if err != nil && !errors.As(err, &pe) {
+			return fn(rec, line, fmt.Errorf("unreadable record: %w", err))
+		}
+		if err := fn(rec, line, err); err != nil {
+			return err
+		}
+	}
 }
 
 func (r *streamReader) newBatch() *keymeter.Batch {

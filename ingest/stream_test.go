@@ -378,7 +378,9 @@ func (f *followStream) ReadAll(ctx context.Context, checkpoints map[string]strin
 // TestRunStreamKinesalite reads a Kinesis stream served by kinesalite
 // through the real source/kinesis: two shards, records redelivered by the
 // producer, then more records read from the stored checkpoints.
-func TestRunStreamKinesalite(t *testing.T) {
+// kinesisEndpoint returns kinesalite's endpoint, skipping the test when
+// there is none (and failing it when the servers are required).
+func kinesisEndpoint(t *testing.T) string {
 	endpoint := os.Getenv("KINESIS_ENDPOINT")
 	if endpoint == "" {
 		if os.Getenv("KEYMETER_REQUIRE_SERVERS") == "1" {
@@ -386,6 +388,13 @@ func TestRunStreamKinesalite(t *testing.T) {
 		}
 		t.Skip("KINESIS_ENDPOINT is not set; run the tests with scripts/testenv.sh to test against kinesalite")
 	}
+	return endpoint
+}
+
+// kinesaliteStream creates a stream of two shards on kinesalite, deleted
+// after the test.
+func kinesaliteStream(t *testing.T, endpoint string) (*awskinesis.Client, string) {
+	t.Helper()
 	api := awskinesis.New(awskinesis.Options{
 		Region: "us-east-1", BaseEndpoint: aws.String(endpoint),
 		Credentials: credentials.NewStaticCredentialsProvider("test", "test", ""),
@@ -400,10 +409,26 @@ func TestRunStreamKinesalite(t *testing.T) {
 	for {
 		out, err := api.DescribeStreamSummary(ctx, &awskinesis.DescribeStreamSummaryInput{StreamName: &name})
 		if err == nil && out.StreamDescriptionSummary.StreamStatus == types.StreamStatusActive {
-			break
+			return api, name
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// openKinesalite opens a stream on kinesalite for reading.
+func openKinesalite(t *testing.T, endpoint, name string) *kinesis.Stream {
+	t.Helper()
+	stream, err := kinesis.Open(ctx, kinesis.Config{Endpoint: endpoint, Region: "us-east-1", AccessKeyID: "test", SecretAccessKey: "test",
+		MinInterval: time.Millisecond, Limit: 300}, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return stream
+}
+
+func TestRunStreamKinesalite(t *testing.T) {
+	endpoint := kinesisEndpoint(t)
+	api, name := kinesaliteStream(t, endpoint)
 	s := realtimeSet(16, 1500)
 	rng := rand.New(rand.NewPCG(1, 2))
 	put := func(recs []loggen.Record) {
@@ -425,11 +450,7 @@ func TestRunStreamKinesalite(t *testing.T) {
 	db := openStore(t)
 	consume := func() *ingest.Summary {
 		t.Helper()
-		stream, err := kinesis.Open(ctx, kinesis.Config{Endpoint: endpoint, Region: "us-east-1", AccessKeyID: "test", SecretAccessKey: "test",
-			MinInterval: time.Millisecond, Limit: 300}, name)
-		if err != nil {
-			t.Fatal(err)
-		}
+		stream := openKinesalite(t, endpoint, name)
 		in, err := ingest.New(db, ingest.Config{Format: "cloudfront-realtime", Secret: testSecret})
 		if err != nil {
 			t.Fatal(err)
