@@ -67,3 +67,32 @@ func TestNames(t *testing.T) {
 		t.Error("attribution names")
 	}
 }
+
+func TestLatencyBuckets(t *testing.T) {
+	prev := int64(-1)
+	for ms := int64(0); ms < 1<<22; ms++ {
+		b := keymeter.LatencyBucket(ms)
+		if b < prev || b > prev+1 {
+			t.Fatalf("bucket of %d is %d after %d: buckets must be ordered and dense", ms, b, prev)
+		}
+		prev = b
+		v := keymeter.BucketValue(b)
+		if ms < 64 && v != ms {
+			t.Fatalf("BucketValue(LatencyBucket(%d)) = %d, want exact", ms, v)
+		}
+		if d := v - ms; d*64 > ms || -d*64 > ms {
+			t.Fatalf("BucketValue(LatencyBucket(%d)) = %d, more than 1/64 off", ms, v)
+		}
+		if keymeter.LatencyBucket(v) != b {
+			t.Fatalf("the value of bucket %d (%d) is not in it", b, v)
+		}
+	}
+	if b := keymeter.LatencyBucket(1<<31 - 1); b > 1<<15-1 {
+		t.Errorf("bucket of the largest time-taken is %d: it must fit a SMALLINT", b)
+	}
+	for _, c := range []struct{ n, p, want int64 }{{100, 50, 50}, {100, 95, 95}, {100, 99, 99}, {20, 95, 19}, {3, 50, 2}, {1, 99, 1}, {7, 95, 7}} {
+		if got := keymeter.PercentileRank(c.n, c.p); got != c.want {
+			t.Errorf("PercentileRank(%d, %d) = %d, want %d", c.n, c.p, got, c.want)
+		}
+	}
+}

@@ -1,6 +1,9 @@
 package keymeter
 
-import "time"
+import (
+	"math/bits"
+	"time"
+)
 
 // Dimension is a column usage can be grouped by.
 type Dimension string
@@ -62,9 +65,45 @@ type UsageRow struct {
 }
 
 // Latency summarises time-taken over the requests that logged it. All
-// values are milliseconds; percentiles are exact (nearest rank).
+// values are milliseconds. Count and Sum are exact. The percentiles are
+// those of a histogram of LatencyBucket buckets: the percentile is the
+// value of rank ceil(n*p) among the n values (nearest rank), reported as
+// BucketValue of its bucket, so exact below 64 ms and within 1/64 (1.6%)
+// above, whichever way a store computes them.
 type Latency struct {
 	Count         int64 // requests with a time-taken
 	Sum           int64 // sum of time-taken
 	P50, P95, P99 int64
+}
+
+// Percentiles are the fractions Latency reports, as integers over 100.
+var Percentiles = [3]int64{50, 95, 99}
+
+// PercentileRank returns the 1-based rank of percentile p (over 100)
+// among n values: ceil(n*p/100), at least 1.
+func PercentileRank(n, p int64) int64 {
+	return max(1, (n*p+99)/100)
+}
+
+// LatencyBucket returns the histogram bucket of a time-taken in
+// milliseconds: the value itself below 64, and above, one of 32 buckets
+// of equal width per power of two. Buckets are ordered like the values
+// they hold.
+func LatencyBucket(ms int64) int64 {
+	if ms < 64 {
+		return max(ms, 0)
+	}
+	e := int64(bits.Len64(uint64(ms))) - 6 // ms >> e is in [32, 64)
+	return 64 + (e-1)*32 + (ms >> e) - 32
+}
+
+// BucketValue returns the value reported for a latency bucket: the
+// middle of the values it holds (the value itself below 64).
+func BucketValue(b int64) int64 {
+	if b < 64 {
+		return b
+	}
+	e := (b-64)/32 + 1
+	lo := (32 + (b-64)%32) << e
+	return lo + 1<<(e-1)
 }

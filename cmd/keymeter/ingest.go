@@ -21,7 +21,7 @@ import (
 
 // ingestMemoryLimit caps the embedded database's memory during ingest,
 // unless the configuration says otherwise.
-const ingestMemoryLimit = "96MB"
+const ingestMemoryLimit = "64MB"
 
 // ingestOptions are the flags of keymeter ingest.
 type ingestOptions struct {

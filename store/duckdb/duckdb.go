@@ -32,6 +32,9 @@ type DB struct {
 	readOnly bool
 	opts     Options
 
+	// rollups says that the daily rollups are kept (see rollup.go).
+	rollups bool
+
 	mu     sync.Mutex
 	writer bool // a Writer is open
 
@@ -131,6 +134,7 @@ func (s *DB) migrate(ctx context.Context) error {
 	case err == nil && version > schemaVersion:
 		return keymeter.Errorf(keymeter.ECONFLICT, "the store was written by a newer keymeter (schema %d, this one knows %d)", version, schemaVersion)
 	case err == nil && version == schemaVersion && s.readOnly:
+		s.rollups = s.metaValue(ctx, "rollups") == "1"
 		return nil
 	case err != nil && !errors.Is(err, sql.ErrNoRows) && !strings.Contains(err.Error(), "does not exist"):
 		return fmt.Errorf("read schema version: %w", err)
@@ -143,7 +147,7 @@ func (s *DB) migrate(ctx context.Context) error {
 			return fmt.Errorf("configure store: %w", err)
 		}
 	}
-	if _, err := s.db.ExecContext(ctx, schema+billingSchema); err != nil {
+	if _, err := s.db.ExecContext(ctx, schema+billingSchema+rollupSchema); err != nil {
 		return fmt.Errorf("create schema: %w", err)
 	}
 	if _, err := s.db.ExecContext(ctx, views+apigatewayViews); err != nil {
@@ -153,7 +157,20 @@ func (s *DB) migrate(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("record schema version: %w", err)
 	}
+	if s.metaValue(ctx, "rollups") != "1" {
+		if err := rebuildRollups(ctx, s.db); err != nil {
+			return err
+		}
+	}
+	s.rollups = true
 	return nil
+}
+
+// metaValue returns a value of the meta table, or "" when there is none.
+func (s *DB) metaValue(ctx context.Context, key string) string {
+	var v string
+	s.db.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = ?`, key).Scan(&v)
+	return v
 }
 
 // Close closes the database.

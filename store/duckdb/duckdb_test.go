@@ -2,10 +2,12 @@ package duckdb_test
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/keymeter/keymeter"
 	"github.com/keymeter/keymeter/store/duckdb"
@@ -158,5 +160,70 @@ func TestQuerySQL(t *testing.T) {
 	// QuerySQL turns integer division on for the query.
 	if tab, err := db.QuerySQL(ctx, "SELECT current_setting('integer_division')"); err != nil || fmt.Sprint(tab.Rows) != "[[true]]" {
 		t.Errorf("setting inside QuerySQL: %v %v", tab, err)
+	}
+}
+
+// TestRollups checks that day-aligned usage is answered from the daily
+// rollups, which keep one row per group however many transactions added
+// to it, and that a store without them gets them rebuilt.
+func TestRollups(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "k.duckdb")
+	db, err := duckdb.Open(ctx, path, duckdb.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	day := int64(1759276800e6) // 2025-10-01
+	for run := range 3 {
+		var rows []keymeter.Row
+		for i := range 100 {
+			rows = append(rows, keymeter.Row{Time: day + int64(i)*3_600_000_000/4, ID: [2]uint64{uint64(run*1000 + i + 1), 1},
+				Status: 200, BytesSent: 10, BytesRecv: 1, TimeTaken: int32(i)})
+		}
+		writeRows(t, db, batchOf(keymeter.SourceCloudFront, rows...))
+	}
+	db.Close()
+
+	raw, err := sql.Open("duckdb", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dupGroups int
+	if err := raw.QueryRow(`SELECT count(*) FROM (SELECT source, day, key_id, attribution FROM usage_daily GROUP BY ALL HAVING count(*) > 1)`).Scan(&dupGroups); err != nil || dupGroups != 0 {
+		t.Errorf("usage_daily has %d groups on several rows (%v)", dupGroups, err)
+	}
+	// Without the events, only the rollups can answer. Day 1 holds
+	// time-takens 0 to 95 three times (p50: rank 144 of 288 is 47; p95:
+	// rank 274 is 91; p99: rank 286 is 95), day 2 96 to 99 three times
+	// (their buckets are 2 ms wide: 97 and 99).
+	if _, err := raw.Exec(`DELETE FROM event_rows`); err != nil {
+		t.Fatal(err)
+	}
+	raw.Close()
+	db, err = duckdb.Open(ctx, path, duckdb.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	from := time.UnixMicro(day).UTC()
+	days, err := db.Usage(ctx, keymeter.UsageQuery{From: from, To: from.AddDate(0, 0, 2), By: []keymeter.Dimension{keymeter.DimDay}})
+	if err != nil || fmt.Sprint(days) != "[{[{2025-10-01 false}] 288 2880 288 {288 13680 47 91 95}} {[{2025-10-02 false}] 12 120 12 {12 1170 97 99 99}}]" {
+		t.Errorf("from the rollups: %v, %v", days, err)
+	}
+	micros, err := db.Usage(ctx, keymeter.UsageQuery{From: from.Add(-time.Microsecond), To: from.AddDate(0, 0, 2), By: []keymeter.Dimension{keymeter.DimDay}})
+	if err != nil || len(micros) != 0 {
+		t.Errorf("from the events: %v, %v", micros, err)
+	}
+	db.Close()
+
+	// A store that lost its rollups gets them back from the events.
+	raw, _ = sql.Open("duckdb", path)
+	raw.Exec(`DELETE FROM meta WHERE key = 'rollups'`)
+	raw.Close()
+	db, err = duckdb.Open(ctx, path, duckdb.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if again, err := db.Usage(ctx, keymeter.UsageQuery{From: from, To: from.AddDate(0, 0, 2)}); err != nil || len(again) != 1 || again[0].Requests != 0 {
+		t.Errorf("after rebuilding from no events: %v, %v", again, err)
 	}
 }

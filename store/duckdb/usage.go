@@ -33,43 +33,65 @@ var joinSQL = map[string]string{
 }
 
 // Usage implements keymeter.UsageQuerier. Totals are exact integers;
-// time-taken percentiles are exact (DuckDB's quantile_disc: the smallest
-// stored value whose rank reaches the fraction).
+// percentiles follow keymeter.Latency. Day-aligned periods grouped by
+// dimensions the daily rollups keep are answered from them (see
+// rollup.go), other queries by scanning the events.
 func (s *DB) Usage(ctx context.Context, q keymeter.UsageQuery) ([]keymeter.UsageRow, error) {
 	query, args, err := usageSQL(q)
 	if err != nil {
 		return nil, err
 	}
+	if s.rollupAnswers(q) {
+		return s.usageFromRollups(ctx, q)
+	}
+	return s.scanUsage(ctx, query, args, len(q.By), func(row *keymeter.UsageRow, _ []sql.NullString, pct any) {
+		// quantile_disc gives the exact values of rank ceil(n*p); report
+		// them as their buckets' values, as the rollups do.
+		if p, ok := pct.([]any); ok && len(p) == 3 {
+			for i, dst := range []*int64{&row.TimeTaken.P50, &row.TimeTaken.P95, &row.TimeTaken.P99} {
+				if v, ok := p[i].(int32); ok {
+					*dst = keymeter.BucketValue(keymeter.LatencyBucket(int64(v)))
+				}
+			}
+		}
+	})
+}
+
+// scanUsage runs a usage query whose columns are the groups, then
+// requests, bytes sent and received, time-taken count and sum, and
+// optionally one more value handed to finish with each row.
+func (s *DB) scanUsage(ctx context.Context, query string, args []any, ngroups int, finish func(*keymeter.UsageRow, []sql.NullString, any)) ([]keymeter.UsageRow, error) {
 	rows, err := s.db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("usage: %w", err)
 	}
 	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		return nil, fmt.Errorf("usage: %w", err)
+	}
 	var out []keymeter.UsageRow
-	groups := make([]sql.NullString, len(q.By))
-	dest := make([]any, 0, len(q.By)+8)
+	groups := make([]sql.NullString, ngroups)
+	dest := make([]any, 0, ngroups+6)
 	for i := range groups {
 		dest = append(dest, &groups[i])
 	}
 	var r keymeter.UsageRow
-	var pct any
-	dest = append(dest, &r.Requests, &r.BytesSent, &r.BytesReceived, &r.TimeTaken.Count, &r.TimeTaken.Sum, &pct)
+	var extra any
+	dest = append(dest, &r.Requests, &r.BytesSent, &r.BytesReceived, &r.TimeTaken.Count, &r.TimeTaken.Sum)
+	if len(cols) > len(dest) {
+		dest = append(dest, &extra)
+	}
 	for rows.Next() {
 		if err := rows.Scan(dest...); err != nil {
 			return nil, fmt.Errorf("usage: %w", err)
 		}
 		row := r
-		if p, ok := pct.([]any); ok && len(p) == 3 {
-			for i, dst := range []*int64{&row.TimeTaken.P50, &row.TimeTaken.P95, &row.TimeTaken.P99} {
-				if v, ok := p[i].(int32); ok {
-					*dst = int64(v)
-				}
-			}
-		}
 		row.Group = make([]keymeter.GroupValue, len(groups))
 		for i, g := range groups {
 			row.Group[i] = keymeter.GroupValue{Value: g.String, Null: !g.Valid}
 		}
+		finish(&row, groups, extra)
 		out = append(out, row)
 	}
 	if err := rows.Err(); err != nil {

@@ -33,11 +33,14 @@ type writer struct {
 	loads    map[string]uint32 // source and object URI to load ID
 	newLoads []loadRow
 	nextLoad uint32
-	known    map[uint64]struct{} // dictionary entries and keys known to be stored
-	dict     []keymeter.DictEntry
-	keys     []keymeter.KeyFingerprint
-	objects  []keymeter.ObjectRecord
-	rejects  []keymeter.Reject
+	// txFirstLoad is the first load of the open transaction; 0 when it
+	// has none.
+	txFirstLoad uint32
+	known       map[uint64]struct{} // dictionary entries and keys known to be stored
+	dict        []keymeter.DictEntry
+	keys        []keymeter.KeyFingerprint
+	objects     []keymeter.ObjectRecord
+	rejects     []keymeter.Reject
 	// checkpoints are the stream checkpoints of this transaction.
 	checkpoints map[checkpointKey]string
 }
@@ -311,6 +314,9 @@ func (w *writer) load(b *keymeter.Batch) uint32 {
 		return id
 	}
 	w.nextLoad++
+	if w.txFirstLoad == 0 {
+		w.txFirstLoad = w.nextLoad
+	}
 	w.loads[key] = w.nextLoad
 	w.newLoads = append(w.newLoads, loadRow{id: w.nextLoad, source: b.Source, object: name, at: w.db.opts.Now().UTC()})
 	return w.nextLoad
@@ -341,7 +347,7 @@ func (w *writer) Commit(ctx context.Context) error {
 		return nil
 	}
 	steps := []func(context.Context) error{
-		w.endInsert, w.writeDict, w.writeLoads, w.writeRejects, w.writeObjects, w.writeHours, w.writeCheckpoints,
+		w.endInsert, w.writeDict, w.writeLoads, w.writeRollups, w.writeRejects, w.writeObjects, w.writeHours, w.writeCheckpoints,
 	}
 	for _, step := range steps {
 		if err := step(ctx); err != nil {
@@ -359,8 +365,12 @@ func (w *writer) Commit(ctx context.Context) error {
 	return nil
 }
 
-// reset forgets what the finished transaction wrote.
+// reset forgets what the finished transaction wrote. Loads are per
+// transaction: the rows of a transaction are those of its loads, from
+// txFirstLoad on (see writeRollups).
 func (w *writer) reset() {
+	clear(w.loads)
+	w.txFirstLoad = 0
 	w.dict, w.keys, w.objects, w.rejects, w.newLoads = w.dict[:0], w.keys[:0], w.objects[:0], w.rejects[:0], w.newLoads[:0]
 	clear(w.checkpoints)
 }

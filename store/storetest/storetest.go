@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"testing"
 	"time"
@@ -38,6 +39,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"Latency", testLatency},
 		{"Rejects", testRejects},
 		{"InvalidPeriod", testInvalidPeriod},
+		{"UsagePeriodForms", testUsagePeriodForms},
 		{"Reconcile", testReconcile},
 		{"UnattributedByDay", testUnattributedByDay},
 		{"Checkpoints", testCheckpoints},
@@ -542,5 +544,68 @@ func testInvalidPeriod(t *testing.T, s keymeter.Store) {
 	var e *keymeter.Error
 	if !errors.As(err, &e) || e.Code != keymeter.EINVALID {
 		t.Errorf("empty period: %v, want an EINVALID error", err)
+	}
+}
+
+// testUsagePeriodForms asks the same questions with periods written in
+// whole days and in microseconds around them: a store may answer the
+// first from rollups and must give the same answers, percentiles
+// included.
+func testUsagePeriodForms(t *testing.T, s keymeter.Store) {
+	if _, err := s.ImportKeys(ctx, []keymeter.KeyAssignment{{KeyFingerprint: testKey("k1"), Customer: "acme"}, {KeyFingerprint: testKey("k2"), Customer: "acme"}}); err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(7, 11))
+	var events []ev
+	for i := range 3000 {
+		e := ev{at: time.Duration(rng.Int64N(int64(5 * 24 * time.Hour))), id: fmt.Sprint("e", i), sent: rng.Int64N(10000), recv: rng.Int64N(500)}
+		switch rng.IntN(4) {
+		case 0:
+			e.key = "k1"
+		case 1:
+			e.key = "k2"
+		case 2:
+			e.key = "k3"
+		}
+		e.ms = int32(rng.IntN(5000))
+		if rng.IntN(10) == 0 {
+			e.ms = int32(rng.IntN(64))
+		}
+		if rng.IntN(20) == 0 {
+			e.ms = -1
+		}
+		if rng.IntN(3) == 0 {
+			e.source = keymeter.SourceAPIGateway
+		}
+		events = append(events, e)
+	}
+	// Two runs, so that rollups are merged across transactions.
+	write(t, s, "obj1", events[:1700]...)
+	write(t, s, "obj2", events[1500:]...)
+	D := keymeter.DimCustomer
+	for _, by := range [][]keymeter.Dimension{
+		nil, {D}, {keymeter.DimAPIKey}, {keymeter.DimDay}, {keymeter.DimMonth}, {keymeter.DimSource}, {keymeter.DimReason},
+		{D, keymeter.DimDay}, {keymeter.DimSource, keymeter.DimAPIKey, keymeter.DimDay},
+	} {
+		for _, q := range []keymeter.UsageQuery{{By: by}, {By: by, Source: keymeter.SourceAPIGateway}, {By: by, Customer: "acme"}} {
+			days := q
+			days.From, days.To = day0, day0.AddDate(0, 0, 10)
+			micros := days
+			micros.From = days.From.Add(-time.Microsecond)
+			a, err := s.Usage(ctx, days)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := s.Usage(ctx, micros)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fmt.Sprint(a) != fmt.Sprint(b) {
+				t.Errorf("usage by %v (source %v, customer %q) depends on how the period is written:\n days   %v\n micros %v", by, q.Source, q.Customer, a, b)
+			}
+			if len(by) == 0 && q.Source == 0 && q.Customer == "" && (len(a) != 1 || a[0].Requests != 3000) {
+				t.Errorf("total %v, want 3000 requests", a)
+			}
+		}
 	}
 }

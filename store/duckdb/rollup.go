@@ -1,0 +1,267 @@
+package duckdb
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+
+	"github.com/keymeter/keymeter"
+)
+
+// Daily rollups keep usage questions fast however many events are
+// stored: per UTC day, source, key and attribution, usage_daily holds the
+// exact totals and latency_daily a histogram of time-taken in
+// keymeter.LatencyBucket buckets. The writer brings them up to date in
+// the transaction that adds the events, so they are exactly as
+// consistent as the events. Usage reads them for day-aligned periods
+// grouped by customer, key, day, month, source or attribution, and
+// scans event_rows otherwise; both give the same answers (storetest's
+// UsagePeriodForms checks it).
+const rollupSchema = `
+CREATE TABLE IF NOT EXISTS usage_daily (
+	source         UTINYINT NOT NULL,
+	day            DATE     NOT NULL,
+	key_id         BIGINT   NOT NULL, -- 0 when unattributed
+	attribution    UTINYINT NOT NULL,
+	requests       BIGINT   NOT NULL,
+	bytes_sent     BIGINT   NOT NULL,
+	bytes_received BIGINT   NOT NULL,
+	tt_count       BIGINT   NOT NULL,
+	tt_sum         BIGINT   NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS latency_daily (
+	source      UTINYINT NOT NULL,
+	day         DATE     NOT NULL,
+	key_id      BIGINT   NOT NULL,
+	attribution UTINYINT NOT NULL,
+	bucket      SMALLINT NOT NULL,
+	n           BIGINT   NOT NULL
+);
+`
+
+// latencyBucketSQL is keymeter.LatencyBucket in SQL, for a non-negative
+// INTEGER expression x: floor(log2(x)) is exact for the integers a
+// time-taken can be (TestLatencyBucketSQL checks every power of two).
+const latencyBucketSQL = `CASE WHEN x < 64 THEN x ELSE 64 + (floor(log2(x))::INTEGER - 6) * 32 + (x >> (floor(log2(x))::INTEGER - 5)) - 32 END`
+
+// rollupDelta gives, for each rollup, the SELECT that aggregates the
+// events of load_id >= ? into its rows.
+var rollupDelta = map[string]string{
+	"usage_daily": `SELECT source, CAST(ts AS DATE) AS day, coalesce(key_id, 0) AS key_id, attribution,
+		count(*), coalesce(sum(bytes_sent), 0), coalesce(sum(bytes_received), 0),
+		count(time_taken), coalesce(sum(time_taken), 0)
+		FROM event_rows WHERE load_id >= ? GROUP BY ALL`,
+	"latency_daily": `SELECT source, CAST(ts AS DATE) AS day, coalesce(key_id, 0) AS key_id, attribution,
+		CAST(` + strings.ReplaceAll(latencyBucketSQL, "x", "time_taken") + ` AS SMALLINT) AS bucket, count(*)
+		FROM event_rows WHERE load_id >= ? AND time_taken IS NOT NULL GROUP BY ALL`,
+}
+
+// rollupMerge gives, for each rollup, how its rows add up.
+var rollupMerge = map[string]string{
+	"usage_daily": `SELECT source, day, key_id, attribution, CAST(sum(requests) AS BIGINT), CAST(sum(bytes_sent) AS BIGINT),
+		CAST(sum(bytes_received) AS BIGINT), CAST(sum(tt_count) AS BIGINT), CAST(sum(tt_sum) AS BIGINT)`,
+	"latency_daily": `SELECT source, day, key_id, attribution, bucket, CAST(sum(n) AS BIGINT)`,
+}
+
+// writeRollups adds the events of this transaction (those of loads from
+// firstLoad on) to the rollups: for every (source, day) they touch, the
+// rollup rows are merged with theirs and replaced, so that each rollup
+// keeps one row per group.
+func (w *writer) writeRollups(ctx context.Context) error {
+	if w.txFirstLoad == 0 {
+		return nil
+	}
+	first := w.txFirstLoad
+	type stmt struct {
+		q    string
+		args []any
+	}
+	stmts := []stmt{{`CREATE OR REPLACE TEMP TABLE km_touched AS SELECT DISTINCT source, CAST(ts AS DATE) AS day FROM event_rows WHERE load_id >= ?`, []any{first}}}
+	for _, t := range []string{"usage_daily", "latency_daily"} {
+		stmts = append(stmts,
+			stmt{`CREATE OR REPLACE TEMP TABLE km_merged AS ` + rollupMerge[t] + ` FROM (
+				SELECT r.* FROM ` + t + ` r SEMI JOIN km_touched d ON r.source = d.source AND r.day = d.day
+				UNION ALL ` + rollupDelta[t] + `) GROUP BY ALL`, []any{first}},
+			stmt{`DELETE FROM ` + t + ` r USING km_touched d WHERE r.source = d.source AND r.day = d.day`, nil},
+			stmt{`INSERT INTO ` + t + ` SELECT * FROM km_merged`, nil},
+		)
+	}
+	stmts = append(stmts, stmt{`DROP TABLE km_merged; DROP TABLE km_touched`, nil})
+	for _, s := range stmts {
+		if _, err := w.conn.ExecContext(ctx, s.q, s.args...); err != nil {
+			return fmt.Errorf("update daily rollups: %w", err)
+		}
+	}
+	return nil
+}
+
+// rebuildRollups computes the rollups from every stored event, for stores
+// written before keymeter kept them.
+func rebuildRollups(ctx context.Context, db *sql.DB) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("rebuild rollups: %w", err)
+	}
+	defer tx.Rollback()
+	for _, t := range []string{"usage_daily", "latency_daily"} {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM `+t); err != nil {
+			return fmt.Errorf("rebuild rollups: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO `+t+` `+rollupDelta[t], 0); err != nil {
+			return fmt.Errorf("rebuild rollups: %w", err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO meta VALUES ('rollups', '1')`); err != nil {
+		return fmt.Errorf("rebuild rollups: %w", err)
+	}
+	return tx.Commit()
+}
+
+// rollupDimensionSQL gives the expression of each dimension the rollups
+// can answer, over usage_daily or latency_daily as r and api_keys as k.
+var rollupDimensionSQL = map[keymeter.Dimension]struct{ expr, join string }{
+	keymeter.DimCustomer: {"k.customer", "k"},
+	keymeter.DimAPIKey:   {"k.fingerprint", "k"},
+	keymeter.DimDay:      {"strftime(r.day, '%Y-%m-%d')", ""},
+	keymeter.DimMonth:    {"strftime(r.day, '%Y-%m')", ""},
+	keymeter.DimSource:   {"CASE r.source WHEN 1 THEN 'cloudfront' WHEN 2 THEN 'cloudfront-realtime' WHEN 3 THEN 'apigateway' END", ""},
+	keymeter.DimReason:   {"CASE r.attribution WHEN 1 THEN 'no_key' WHEN 2 THEN 'key_truncated' END", ""},
+}
+
+// rollupAnswers reports whether the rollups can answer q: a period of
+// whole UTC days, grouped by dimensions they keep.
+func (s *DB) rollupAnswers(q keymeter.UsageQuery) bool {
+	if !s.rollups {
+		return false
+	}
+	for _, t := range []int64{q.From.UnixMicro(), q.To.UnixMicro()} {
+		if t%(24*microsPerHour) != 0 {
+			return false
+		}
+	}
+	for _, d := range q.By {
+		if _, ok := rollupDimensionSQL[d]; !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// usageFromRollups answers q from the daily rollups: the totals from
+// usage_daily, the percentiles from latency_daily's histograms.
+func (s *DB) usageFromRollups(ctx context.Context, q keymeter.UsageQuery) ([]keymeter.UsageRow, error) {
+	var groups []string
+	join := q.Customer != ""
+	for i, d := range q.By {
+		ds := rollupDimensionSQL[d]
+		groups = append(groups, fmt.Sprintf("%s AS g%d", ds.expr, i))
+		join = join || ds.join == "k"
+	}
+	from := " r"
+	if join {
+		from += " LEFT JOIN api_keys k ON k.id = r.key_id"
+	}
+	where := " WHERE r.day >= ? AND r.day < ?"
+	args := []any{q.From.UTC(), q.To.UTC()}
+	if q.Source != keymeter.SourceUnknown {
+		where += " AND r.source = ?"
+		args = append(args, uint8(q.Source))
+	}
+	if q.Customer != "" {
+		where += " AND k.customer = ?"
+		args = append(args, q.Customer)
+	}
+	sel, gcols, order := "", "", ""
+	for i, g := range groups {
+		sel += g + ", "
+		gcols += fmt.Sprintf("g%d, ", i)
+		if i > 0 {
+			order += ", "
+		}
+		order += fmt.Sprintf("g%d NULLS LAST", i)
+	}
+	tail := ""
+	if len(groups) > 0 {
+		tail = " GROUP BY ALL ORDER BY " + order
+	}
+	totals := `SELECT ` + sel + `CAST(coalesce(sum(requests), 0) AS BIGINT), CAST(coalesce(sum(bytes_sent), 0) AS BIGINT),
+		CAST(coalesce(sum(bytes_received), 0) AS BIGINT), CAST(coalesce(sum(tt_count), 0) AS BIGINT), CAST(coalesce(sum(tt_sum), 0) AS BIGINT)
+		FROM usage_daily` + from + where + tail
+	hist := `SELECT ` + gcols + `list(bucket ORDER BY bucket), list(n ORDER BY bucket) FROM (
+		SELECT ` + sel + `r.bucket AS bucket, CAST(sum(r.n) AS BIGINT) AS n FROM latency_daily` + from + where + ` GROUP BY ALL)`
+	if len(groups) > 0 {
+		hist += " GROUP BY ALL"
+	}
+
+	histograms := map[string][2][]any{}
+	rows, err := s.db.QueryContext(ctx, hist, args...)
+	if err != nil {
+		return nil, fmt.Errorf("usage: %w", err)
+	}
+	g := make([]sql.NullString, len(q.By))
+	var buckets, counts any
+	dest := make([]any, 0, len(g)+2)
+	for i := range g {
+		dest = append(dest, &g[i])
+	}
+	dest = append(dest, &buckets, &counts)
+	for rows.Next() {
+		if err := rows.Scan(dest...); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("usage: %w", err)
+		}
+		b, _ := buckets.([]any)
+		c, _ := counts.([]any)
+		histograms[groupKey(g)] = [2][]any{b, c}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("usage: %w", err)
+	}
+
+	out, err := s.scanUsage(ctx, totals, args, len(q.By), func(row *keymeter.UsageRow, g []sql.NullString, _ any) {
+		h, ok := histograms[groupKey(g)]
+		if !ok || row.TimeTaken.Count == 0 {
+			return
+		}
+		percentilesOf(&row.TimeTaken, h[0], h[1])
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(q.By) == 0 && len(out) == 0 {
+		out = []keymeter.UsageRow{{}}
+	}
+	return out, nil
+}
+
+// groupKey joins the values of a row's group columns into a map key.
+func groupKey(g []sql.NullString) string {
+	var b strings.Builder
+	for _, v := range g {
+		if v.Valid {
+			b.WriteString("v")
+			b.WriteString(v.String)
+		} else {
+			b.WriteString("n")
+		}
+		b.WriteByte(0)
+	}
+	return b.String()
+}
+
+// percentilesOf sets l's percentiles from a histogram: ascending buckets
+// and their counts, which add up to l.Count.
+func percentilesOf(l *keymeter.Latency, buckets, counts []any) {
+	dst := [3]*int64{&l.P50, &l.P95, &l.P99}
+	i, cum := 0, int64(0)
+	for j, b := range buckets {
+		cum += counts[j].(int64)
+		for i < len(dst) && cum >= keymeter.PercentileRank(l.Count, keymeter.Percentiles[i]) {
+			*dst[i] = keymeter.BucketValue(int64(b.(int16)))
+			i++
+		}
+	}
+}
