@@ -39,7 +39,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"syscall"
+	"sync/atomic"
 	"time"
 
 	"github.com/klauspost/compress/gzip"
@@ -107,25 +107,34 @@ func run(lines, nfiles int, dir string, events, runs int, rt realtimeBench) erro
 	if err := build.Run(); err != nil {
 		return fmt.Errorf("build keymeter (run bench from the repository root): %w", err)
 	}
+	// Ingest is timed -runs times into a fresh store, as the floor is: the
+	// best run shows what the code can do, the worst what a shared
+	// machine did to it.
 	data := filepath.Join(dir, "data")
-	os.RemoveAll(data)
-	cmd := exec.Command(bin, "ingest", "--quiet", "--json", "--data", data, logs)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, os.Stderr
-	start := time.Now()
-	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("keymeter ingest: %w\n%s", err, out.String())
+	var times []time.Duration
+	var peak int64
+	for range runs {
+		os.RemoveAll(data)
+		cmd := exec.Command(bin, "ingest", "--quiet", "--json", "--data", data, logs)
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, os.Stderr
+		d, rss, err := runWatched(cmd)
+		if err != nil {
+			return fmt.Errorf("keymeter ingest: %w\n%s", err, out.String())
+		}
+		times = append(times, d)
+		peak = max(peak, rss)
+		var sum struct{ Events int64 }
+		if err := json.Unmarshal(out.Bytes(), &sum); err != nil || sum.Events != int64(lines) {
+			return fmt.Errorf("ingest stored %d events (%v), want %d", sum.Events, err, lines)
+		}
 	}
-	ingestTime := time.Since(start)
+	slices.Sort(times)
+	ingestTime := times[0]
 	rt.standardRate = float64(lines) / ingestTime.Seconds()
-	var sum struct{ Events int64 }
-	if err := json.Unmarshal(out.Bytes(), &sum); err != nil || sum.Events != int64(lines) {
-		return fmt.Errorf("ingest stored %d events (%v), want %d", sum.Events, err, lines)
-	}
-	peak := cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss >> 10 // KiB to MiB
 	report("(b) keymeter ingest into an empty store", ingestTime, lines,
-		fmt.Sprintf("%.2fx the floor", ingestTime.Seconds()/floor.Seconds()))
-	fmt.Printf("%-48s %d MB\n", "(d) peak memory (RSS) of keymeter ingest", peak)
+		fmt.Sprintf("%.2fx the floor (best of %d; worst %.2fs)", ingestTime.Seconds()/floor.Seconds(), len(times), times[len(times)-1].Seconds()))
+	fmt.Printf("%-48s %d MB (the most of %d runs)\n", "(d) peak memory (RSS) of keymeter ingest", peak, len(times))
 
 	q, err := monthlyQuery(filepath.Join(data, "keymeter.duckdb"), runs)
 	if err != nil {
@@ -133,7 +142,7 @@ func run(lines, nfiles int, dir string, events, runs int, rt realtimeBench) erro
 	}
 	fmt.Printf("%-48s %s (median of %d: %s)\n", "(c) usage --by api_key for the month", ms(q[0]), len(q), ms(q[len(q)/2]))
 	cli := exec.Command(bin, "usage", "--data", data, "--from", "2025-10-01", "--to", "2025-11-01", "--by", "api_key", "--format", "json")
-	start = time.Now()
+	start := time.Now()
 	if err := cli.Run(); err != nil {
 		return fmt.Errorf("keymeter usage: %w", err)
 	}
@@ -412,4 +421,40 @@ func cpuModel() string {
 		}
 	}
 	return runtime.GOARCH
+}
+
+// runWatched runs cmd and returns how long it took and its peak resident
+// memory in MB. The peak is the last VmHWM read from /proc while it runs:
+// the rusage of a child counts the parent's own peak, folded in when the
+// child execs, which would charge keymeter with the benchmark's memory.
+func runWatched(cmd *exec.Cmd) (time.Duration, int64, error) {
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		return 0, 0, err
+	}
+	var peak atomic.Int64
+	done := make(chan struct{})
+	go func() {
+		status := fmt.Sprintf("/proc/%d/status", cmd.Process.Pid)
+		for {
+			if b, err := os.ReadFile(status); err == nil {
+				for _, l := range strings.Split(string(b), "\n") {
+					if kb, ok := strings.CutPrefix(l, "VmHWM:"); ok {
+						var n int64
+						fmt.Sscan(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(kb), "kB")), &n)
+						peak.Store(max(peak.Load(), n>>10))
+					}
+				}
+			}
+			select {
+			case <-done:
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+	}()
+	err := cmd.Wait()
+	d := time.Since(start)
+	close(done)
+	return d, peak.Load(), err
 }

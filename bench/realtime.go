@@ -108,11 +108,10 @@ func (rt realtimeBench) files(dir, bin string, nfiles int) error {
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, os.Stderr
 	fmt.Printf("%-48s %s\n", "    load average before", loadAverage())
-	start := time.Now()
-	if err := cmd.Run(); err != nil {
+	d, peak, err := runWatched(cmd)
+	if err != nil {
 		return fmt.Errorf("keymeter ingest --format cloudfront-realtime: %w\n%s", err, out.String())
 	}
-	d := time.Since(start)
 	var sum struct{ Events int64 }
 	if err := json.Unmarshal(out.Bytes(), &sum); err != nil || sum.Events != int64(rt.records) {
 		return fmt.Errorf("real-time ingest stored %d events (%v), want %d", sum.Events, err, rt.records)
@@ -123,7 +122,6 @@ func (rt realtimeBench) files(dir, bin string, nfiles int) error {
 		extra = fmt.Sprintf("%.0f%% of (b)'s rate per line", 100*rate/rt.standardRate)
 	}
 	report("(e) keymeter ingest, real-time records", d, rt.records, extra)
-	peak := cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss >> 10
 	fmt.Printf("%-48s %d MB\n", "    peak memory (RSS)", peak)
 	if st, err := os.Stat(filepath.Join(data, "keymeter.duckdb")); err == nil {
 		fmt.Printf("%-48s %d MB (%d bytes per event)\n", "    store size", st.Size()>>20, st.Size()/int64(rt.records))

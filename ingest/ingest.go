@@ -532,7 +532,7 @@ func (wk *worker) read(ctx context.Context, obj *keymeter.Object, rc io.Reader) 
 			lines++
 			rec.Lines++
 		}
-		if len(batch.Rows) >= wk.in.cfg.BatchRows || len(rejects) >= 1024 {
+		if batchFull(batch, wk.in.cfg.BatchRows) || len(rejects) >= 1024 {
 			if err := flush(false); err != nil {
 				return err
 			}
@@ -578,4 +578,14 @@ func digestOf(ctx context.Context, inp Input) (string, error) {
 		return "", err
 	}
 	return "sha256:" + hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// maxBatchBytes bounds the per-row strings of a batch, so that batches of
+// wide records (real-time logs with their headers) hold no more memory
+// than batches of narrow ones.
+const maxBatchBytes = 2 << 20
+
+// batchFull reports whether a batch should be handed to the writer.
+func batchFull(b *keymeter.Batch, rows int) bool {
+	return len(b.Rows) >= rows || len(b.Rest) >= maxBatchBytes
 }

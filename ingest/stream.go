@@ -150,7 +150,7 @@ func (r *streamReader) page(shard string, recs []kinesis.Record, lastSeq string,
 			rejects = append(rejects, r.reject(shard, rec.SequenceNumber, line, err))
 			records++
 		}
-		if len(batch.Rows) >= r.in.cfg.BatchRows || len(rejects) >= 1024 {
+		if batchFull(batch, r.in.cfg.BatchRows) || len(rejects) >= 1024 {
 			if err := r.send(streamMsg{batch: batch, rejects: rejects, records: records, lag: -1}); err != nil {
 				return err
 			}
