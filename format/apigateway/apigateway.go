@@ -72,6 +72,7 @@ import (
 	"fmt"
 
 	"github.com/keymeter/keymeter"
+	"github.com/keymeter/keymeter/format/internal/lex"
 )
 
 // Errors a record can be rejected with (wrapped in *keymeter.ParseError).
@@ -309,14 +310,14 @@ func (p *Parser) fill(ev *keymeter.Event) error {
 	}
 
 	if s := v[sStatus]; !isNull(s) {
-		n, ok := parseUint(s)
+		n, ok := lex.Uint(s)
 		if !ok || len(s) != 3 {
 			return p.fieldError(sStatus, ErrBadNumber)
 		}
 		ev.Status = int32(n)
 	}
 	if s := v[sResponseLength]; !isNull(s) {
-		n, ok := parseUint(s)
+		n, ok := lex.Uint(s)
 		if !ok {
 			return p.fieldError(sResponseLength, ErrBadNumber)
 		}
@@ -328,7 +329,7 @@ func (p *Parser) fill(ev *keymeter.Event) error {
 		dst *int32
 	}{{sIntegrationLatency, &x.IntegrationLatency}, {sResponseLatency, &x.ResponseLatency}} {
 		if s := v[l.s]; !isNull(s) {
-			n, ok := parseUint(s)
+			n, ok := lex.Uint(s)
 			if !ok || n > 1<<31-1 {
 				return p.fieldError(l.s, ErrBadNumber)
 			}

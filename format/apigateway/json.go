@@ -2,10 +2,9 @@ package apigateway
 
 import (
 	"bytes"
-	"unicode/utf16"
-	"unicode/utf8"
 
 	"github.com/keymeter/keymeter"
+	"github.com/keymeter/keymeter/format/internal/lex"
 )
 
 // maxDepth bounds the nesting of objects and arrays in a record.
@@ -67,7 +66,7 @@ func (p *Parser) object(rec []byte, i, depth int, match bool) (int, error) {
 			p.path = append(p.path, '.')
 		}
 		if esc {
-			p.path = unquote(p.path, rec[i+1:end-1])
+			p.path = lex.UnquoteJSON(p.path, rec[i+1:end-1])
 		} else {
 			p.path = append(p.path, rec[i+1:end-1]...)
 		}
@@ -147,7 +146,7 @@ func (p *Parser) value(rec []byte, i, depth int, match bool) (int, error) {
 			v := rec[i+1 : end-1]
 			if esc {
 				start := len(p.buf)
-				p.buf = unquote(p.buf, v)
+				p.buf = lex.UnquoteJSON(p.buf, v)
 				v = p.buf[start:len(p.buf):len(p.buf)]
 			}
 			return end, p.set(tg, v)
@@ -163,13 +162,13 @@ func (p *Parser) value(rec []byte, i, depth int, match bool) (int, error) {
 			return 0, &keymeter.ParseError{Field: string(p.path), Err: ErrNotScalar}
 		}
 		return p.array(rec, i, depth+1)
-	case c == '-' && (i+1 == len(rec) || !isDigit(rec[i+1])):
+	case c == '-' && (i+1 == len(rec) || !lex.IsDigit(rec[i+1])):
 		// An unset variable in an unquoted position (see parseJSON).
 		if tg != nil {
 			return i + 1, p.set(tg, rec[i:i+1])
 		}
 		return i + 1, nil
-	case c == '-' || isDigit(c):
+	case c == '-' || lex.IsDigit(c):
 		end, ok := scanNumber(rec, i)
 		if !ok {
 			return 0, p.syntaxError(i, "malformed number")
@@ -211,7 +210,7 @@ func (p *Parser) scanString(rec []byte, i int) (end int, esc bool, err error) {
 			switch rec[j] {
 			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
 			case 'u':
-				if len(rec)-j < 5 || !isHex4(rec[j+1:j+5]) {
+				if len(rec)-j < 5 || !lex.IsHex4(rec[j+1:j+5]) {
 					return 0, false, p.syntaxError(j-1, `invalid \u escape`)
 				}
 				j += 4
@@ -233,8 +232,8 @@ func scanNumber(rec []byte, i int) (int, bool) {
 	switch {
 	case i < len(rec) && rec[i] == '0':
 		i++
-	case i < len(rec) && isDigit(rec[i]):
-		for i < len(rec) && isDigit(rec[i]) {
+	case i < len(rec) && lex.IsDigit(rec[i]):
+		for i < len(rec) && lex.IsDigit(rec[i]) {
 			i++
 		}
 	default:
@@ -242,10 +241,10 @@ func scanNumber(rec []byte, i int) (int, bool) {
 	}
 	if i < len(rec) && rec[i] == '.' {
 		i++
-		if i >= len(rec) || !isDigit(rec[i]) {
+		if i >= len(rec) || !lex.IsDigit(rec[i]) {
 			return 0, false
 		}
-		for i < len(rec) && isDigit(rec[i]) {
+		for i < len(rec) && lex.IsDigit(rec[i]) {
 			i++
 		}
 	}
@@ -254,100 +253,15 @@ func scanNumber(rec []byte, i int) (int, bool) {
 		if i < len(rec) && (rec[i] == '+' || rec[i] == '-') {
 			i++
 		}
-		if i >= len(rec) || !isDigit(rec[i]) {
+		if i >= len(rec) || !lex.IsDigit(rec[i]) {
 			return 0, false
 		}
-		for i < len(rec) && isDigit(rec[i]) {
+		for i < len(rec) && lex.IsDigit(rec[i]) {
 			i++
 		}
 	}
 	return i, true
 }
-
-// unquote appends the decoded form of s, the validated contents of a
-// JSON string, to dst. Lone surrogates decode to U+FFFD, as in
-// encoding/json; other bytes are kept as they are.
-func unquote(dst, s []byte) []byte {
-	for len(s) > 0 {
-		k := bytes.IndexByte(s, '\\')
-		if k < 0 {
-			return append(dst, s...)
-		}
-		dst = append(dst, s[:k]...)
-		s = s[k:]
-		if len(s) < 2 {
-			return dst // unreachable for validated input
-		}
-		switch s[1] {
-		case 'b':
-			dst = append(dst, '\b')
-		case 'f':
-			dst = append(dst, '\f')
-		case 'n':
-			dst = append(dst, '\n')
-		case 'r':
-			dst = append(dst, '\r')
-		case 't':
-			dst = append(dst, '\t')
-		case 'u':
-			if len(s) < 6 {
-				return dst
-			}
-			r := rune(hex4(s[2:6]))
-			s = s[6:]
-			if utf16.IsSurrogate(r) {
-				r2 := rune(-1)
-				if len(s) >= 6 && s[0] == '\\' && s[1] == 'u' && isHex4(s[2:6]) {
-					r2 = rune(hex4(s[2:6]))
-				}
-				if d := utf16.DecodeRune(r, r2); d != utf8.RuneError {
-					r = d
-					s = s[6:]
-				} else {
-					r = utf8.RuneError
-				}
-			}
-			dst = utf8.AppendRune(dst, r)
-			continue
-		default: // '"', '\\', '/'
-			dst = append(dst, s[1])
-		}
-		s = s[2:]
-	}
-	return dst
-}
-
-func isHex4(b []byte) bool {
-	for _, c := range b[:4] {
-		if _, ok := unhex(c); !ok {
-			return false
-		}
-	}
-	return true
-}
-
-func hex4(b []byte) uint16 {
-	var n uint16
-	for _, c := range b[:4] {
-		h, _ := unhex(c)
-		n = n<<4 | uint16(h)
-	}
-	return n
-}
-
-func unhex(c byte) (byte, bool) {
-	switch {
-	case '0' <= c && c <= '9':
-		return c - '0', true
-	case 'a' <= c && c <= 'f':
-		return c - 'a' + 10, true
-	case 'A' <= c && c <= 'F':
-		return c - 'A' + 10, true
-	}
-	return 0, false
-}
-
-func isDigit(c byte) bool { return '0' <= c && c <= '9' }
 
 func skipWS(rec []byte, i int) int {
 	for i < len(rec) && isSpace(rec[i]) {

@@ -314,17 +314,6 @@ func TestParseEpoch(t *testing.T) {
 	}
 }
 
-func TestDaysFromCivil(t *testing.T) {
-	for _, d := range []time.Time{
-		time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2000, 2, 29, 0, 0, 0, 0, time.UTC),
-		time.Date(2025, 12, 31, 0, 0, 0, 0, time.UTC), time.Date(1969, 12, 31, 0, 0, 0, 0, time.UTC),
-	} {
-		if got, want := cloudfront.DaysFromCivil(int64(d.Year()), int64(d.Month()), int64(d.Day())), d.Unix()/86400; got != want {
-			t.Errorf("DaysFromCivil(%s) = %d, want %d", d.Format("2006-01-02"), got, want)
-		}
-	}
-}
-
 // FuzzParse checks that no line makes the parser panic, and that every
 // accepted record carries a request ID and a plausible time.
 func FuzzParse(f *testing.F) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 
 	"github.com/keymeter/keymeter"
+	"github.com/keymeter/keymeter/format/internal/lex"
 )
 
 // Unescape appends v, decoded once, to dst. CloudFront percent-encodes
@@ -102,19 +103,7 @@ func Decode(dst []byte, f keymeter.Field, v []byte) []byte {
 }
 
 func unhex2(a, b byte) (byte, bool) {
-	x, ok1 := unhex(a)
-	y, ok2 := unhex(b)
+	x, ok1 := lex.Unhex(a)
+	y, ok2 := lex.Unhex(b)
 	return x<<4 | y, ok1 && ok2
-}
-
-func unhex(c byte) (byte, bool) {
-	switch {
-	case '0' <= c && c <= '9':
-		return c - '0', true
-	case 'a' <= c && c <= 'f':
-		return c - 'a' + 10, true
-	case 'A' <= c && c <= 'F':
-		return c - 'A' + 10, true
-	}
-	return 0, false
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/keymeter/keymeter"
+	"github.com/keymeter/keymeter/format/internal/lex"
 )
 
 // parseTyped fills ev's typed members from its raw fields and checks the
@@ -27,7 +28,7 @@ func parseTyped(ev *keymeter.Event) error {
 // field, with ErrBadNumber.
 func ParseNumbers(ev *keymeter.Event) error {
 	if v := ev.Fields[keymeter.FieldStatus]; !isNull(v) {
-		n, ok := parseUint(v)
+		n, ok := lex.Uint(v)
 		if !ok || len(v) != 3 {
 			return fieldError(keymeter.FieldStatus, ErrBadNumber, v)
 		}
@@ -45,7 +46,7 @@ func ParseNumbers(ev *keymeter.Event) error {
 	}
 	for _, c := range ints {
 		if v := ev.Fields[c.f]; !isNull(v) {
-			n, ok := parseUint(v)
+			n, ok := lex.Uint(v)
 			if !ok {
 				return fieldError(c.f, ErrBadNumber, v)
 			}
@@ -61,7 +62,7 @@ func ParseNumbers(ev *keymeter.Event) error {
 	}
 	for _, c := range small {
 		if v := ev.Fields[c.f]; !isNull(v) {
-			n, ok := parseUint(v)
+			n, ok := lex.Uint(v)
 			if !ok || n > 1<<31-1 {
 				return fieldError(c.f, ErrBadNumber, v)
 			}
@@ -123,21 +124,6 @@ func parseTime(ev *keymeter.Event) error {
 	return nil
 }
 
-// parseUint parses a non-negative decimal integer of at most 18 digits.
-func parseUint(b []byte) (int64, bool) {
-	if len(b) == 0 || len(b) > 18 {
-		return 0, false
-	}
-	var n int64
-	for _, c := range b {
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		n = n*10 + int64(c-'0')
-	}
-	return n, true
-}
-
 // ParseSeconds parses a non-negative decimal number of seconds ("0.082",
 // "12", "1.5") into milliseconds, rounding half up beyond the third
 // decimal.
@@ -185,13 +171,13 @@ func ParseDate(b []byte) (int64, bool) {
 	if len(b) != 10 || b[4] != '-' || b[7] != '-' {
 		return 0, false
 	}
-	y, ok1 := digits(b[0:4])
-	m, ok2 := digits(b[5:7])
-	d, ok3 := digits(b[8:10])
-	if !ok1 || !ok2 || !ok3 || y < 1970 || m < 1 || m > 12 || d < 1 || d > daysIn(y, m) {
+	y, ok1 := lex.Digits(b[0:4])
+	m, ok2 := lex.Digits(b[5:7])
+	d, ok3 := lex.Digits(b[8:10])
+	if !ok1 || !ok2 || !ok3 || y < 1970 || m < 1 || m > 12 || d < 1 || d > lex.DaysIn(y, m) {
 		return 0, false
 	}
-	return DaysFromCivil(y, m, d), true
+	return lex.DaysFromCivil(y, m, d), true
 }
 
 // parseClock parses HH:MM:SS into seconds since midnight.
@@ -199,9 +185,9 @@ func parseClock(b []byte) (int64, bool) {
 	if len(b) != 8 || b[2] != ':' || b[5] != ':' {
 		return 0, false
 	}
-	h, ok1 := digits(b[0:2])
-	m, ok2 := digits(b[3:5])
-	s, ok3 := digits(b[6:8])
+	h, ok1 := lex.Digits(b[0:2])
+	m, ok2 := lex.Digits(b[3:5])
+	s, ok3 := lex.Digits(b[6:8])
 	if !ok1 || !ok2 || !ok3 || h > 23 || m > 59 || s > 59 {
 		return 0, false
 	}
@@ -220,7 +206,7 @@ func ParseEpoch(b []byte) (int64, bool) {
 		}
 	}
 	const maxSeconds = 253402300799 // 9999-12-31T23:59:59Z
-	whole, ok := parseUint(b[:dot])
+	whole, ok := lex.Uint(b[:dot])
 	if !ok {
 		return 0, false
 	}
@@ -253,45 +239,4 @@ func ParseEpoch(b []byte) (int64, bool) {
 		scale /= 10
 	}
 	return us, true
-}
-
-func digits(b []byte) (int64, bool) {
-	var n int64
-	for _, c := range b {
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		n = n*10 + int64(c-'0')
-	}
-	return n, true
-}
-
-func daysIn(y, m int64) int64 {
-	switch m {
-	case 2:
-		if y%4 == 0 && (y%100 != 0 || y%400 == 0) {
-			return 29
-		}
-		return 28
-	case 4, 6, 9, 11:
-		return 30
-	}
-	return 31
-}
-
-// DaysFromCivil returns the number of days from 1970-01-01 to the given
-// proleptic Gregorian date (Howard Hinnant's algorithm).
-func DaysFromCivil(y, m, d int64) int64 {
-	if m <= 2 {
-		y--
-	}
-	era := y / 400
-	if y < 0 && y%400 != 0 {
-		era--
-	}
-	yoe := y - era*400
-	mp := (m + 9) % 12
-	doy := (153*mp+2)/5 + d - 1
-	doe := yoe*365 + yoe/4 - yoe/100 + doy
-	return era*146097 + doe - 719468
 }

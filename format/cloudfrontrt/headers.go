@@ -5,6 +5,7 @@ import (
 
 	"github.com/keymeter/keymeter"
 	"github.com/keymeter/keymeter/format/cloudfront"
+	"github.com/keymeter/keymeter/format/internal/lex"
 )
 
 // DefaultKeyHeader is the request header that carries the API key unless
@@ -111,7 +112,7 @@ func FindHeader(dst []byte, ev *keymeter.Event, name string) ([]byte, HeaderStat
 // It returns 0 when either field is not logged or the count is not a
 // number.
 func HeadersDropped(csHeaders, csHeadersCount []byte) int {
-	want, ok := parseUint(csHeadersCount)
+	want, ok := lex.Uint(csHeadersCount)
 	if !ok || want > 1<<20 {
 		return 0
 	}

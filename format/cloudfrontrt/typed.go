@@ -37,18 +37,3 @@ func fieldError(f keymeter.Field, err error, v []byte) error {
 func isNull(v []byte) bool {
 	return len(v) == 0 || len(v) == 1 && v[0] == '-'
 }
-
-// parseUint parses a non-negative decimal integer of at most 18 digits.
-func parseUint(b []byte) (int64, bool) {
-	if len(b) == 0 || len(b) > 18 {
-		return 0, false
-	}
-	var n int64
-	for _, c := range b {
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		n = n*10 + int64(c-'0')
-	}
-	return n, true
-}

@@ -3,6 +3,8 @@ package cloudwatch
 import (
 	"errors"
 	"fmt"
+
+	"github.com/keymeter/keymeter/format/internal/lex"
 )
 
 // ErrExportLine means a line is not "<time> <message>" as CloudWatch Logs
@@ -27,13 +29,13 @@ func ParseExportLine(line []byte) (ms int64, message []byte, err error) {
 	if len(b) < 20 || b[4] != '-' || b[7] != '-' || b[10] != 'T' || b[13] != ':' || b[16] != ':' {
 		return 0, nil, exportError(line, "want a YYYY-MM-DDTHH:MM:SS time first")
 	}
-	y, ok1 := digits(b[0:4])
-	mo, ok2 := digits(b[5:7])
-	d, ok3 := digits(b[8:10])
-	h, ok4 := digits(b[11:13])
-	mi, ok5 := digits(b[14:16])
-	s, ok6 := digits(b[17:19])
-	if !ok1 || !ok2 || !ok3 || !ok4 || !ok5 || !ok6 || mo < 1 || mo > 12 || d < 1 || d > daysIn(y, mo) || h > 23 || mi > 59 || s > 59 {
+	y, ok1 := lex.Digits(b[0:4])
+	mo, ok2 := lex.Digits(b[5:7])
+	d, ok3 := lex.Digits(b[8:10])
+	h, ok4 := lex.Digits(b[11:13])
+	mi, ok5 := lex.Digits(b[14:16])
+	s, ok6 := lex.Digits(b[17:19])
+	if !ok1 || !ok2 || !ok3 || !ok4 || !ok5 || !ok6 || mo < 1 || mo > 12 || d < 1 || d > lex.DaysIn(y, mo) || h > 23 || mi > 59 || s > 59 {
 		return 0, nil, exportError(line, "invalid date or time")
 	}
 	i := 19
@@ -66,7 +68,7 @@ func ParseExportLine(line []byte) (ms int64, message []byte, err error) {
 	default:
 		return 0, nil, exportError(line, "want a space after the time")
 	}
-	ms = (daysFromCivil(y, mo, d)*86400+h*3600+mi*60+s)*1000 + frac
+	ms = (lex.DaysFromCivil(y, mo, d)*86400+h*3600+mi*60+s)*1000 + frac
 	return ms, b[i:], nil
 }
 
@@ -75,45 +77,4 @@ func exportError(line []byte, what string) error {
 		line = line[:40]
 	}
 	return fmt.Errorf("%w: %s (line starts %q)", ErrExportLine, what, line)
-}
-
-func digits(b []byte) (int64, bool) {
-	var n int64
-	for _, c := range b {
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		n = n*10 + int64(c-'0')
-	}
-	return n, true
-}
-
-func daysIn(y, m int64) int64 {
-	switch m {
-	case 2:
-		if y%4 == 0 && (y%100 != 0 || y%400 == 0) {
-			return 29
-		}
-		return 28
-	case 4, 6, 9, 11:
-		return 30
-	}
-	return 31
-}
-
-// daysFromCivil returns the number of days from 1970-01-01 to a proleptic
-// Gregorian date (Howard Hinnant's algorithm).
-func daysFromCivil(y, m, d int64) int64 {
-	if m <= 2 {
-		y--
-	}
-	era := y / 400
-	if y < 0 && y%400 != 0 {
-		era--
-	}
-	yoe := y - era*400
-	mp := (m + 9) % 12
-	doy := (153*mp+2)/5 + d - 1
-	doe := yoe*365 + yoe/4 - yoe/100 + doy
-	return era*146097 + doe - 719468
 }

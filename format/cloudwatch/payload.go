@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"unicode/utf16"
-	"unicode/utf8"
+
+	"github.com/keymeter/keymeter/format/internal/lex"
 )
 
 // Keys of a payload, as bits, to catch duplicates.
@@ -395,7 +395,7 @@ func (s *scanner) str(what string) ([]byte, error) {
 				return v, nil
 			}
 			b := len(*s.buf)
-			*s.buf = unquote(*s.buf, v)
+			*s.buf = lex.UnquoteJSON(*s.buf, v)
 			return (*s.buf)[b:len(*s.buf):len(*s.buf)], nil
 		case c == '\\':
 			esc = true
@@ -406,7 +406,7 @@ func (s *scanner) str(what string) ([]byte, error) {
 			switch s.data[j] {
 			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
 			case 'u':
-				if len(s.data)-j < 5 || !isHex4(s.data[j+1:j+5]) {
+				if len(s.data)-j < 5 || !lex.IsHex4(s.data[j+1:j+5]) {
 					s.i = j
 					return nil, s.errorf(`invalid \u escape`)
 				}
@@ -456,81 +456,4 @@ func scanNumber(b []byte, i int) (int, bool) {
 		}
 	}
 	return i, true
-}
-
-// unquote appends the decoded form of v, the validated contents of a JSON
-// string, to dst. Lone surrogates decode to U+FFFD, as in encoding/json.
-func unquote(dst, v []byte) []byte {
-	for len(v) > 0 {
-		k := bytes.IndexByte(v, '\\')
-		if k < 0 {
-			return append(dst, v...)
-		}
-		dst = append(dst, v[:k]...)
-		v = v[k:]
-		if len(v) < 2 {
-			return dst
-		}
-		switch v[1] {
-		case 'b':
-			dst = append(dst, '\b')
-		case 'f':
-			dst = append(dst, '\f')
-		case 'n':
-			dst = append(dst, '\n')
-		case 'r':
-			dst = append(dst, '\r')
-		case 't':
-			dst = append(dst, '\t')
-		case 'u':
-			if len(v) < 6 {
-				return dst
-			}
-			r := rune(hex4(v[2:6]))
-			v = v[6:]
-			if utf16.IsSurrogate(r) {
-				r2 := rune(-1)
-				if len(v) >= 6 && v[0] == '\\' && v[1] == 'u' && isHex4(v[2:6]) {
-					r2 = rune(hex4(v[2:6]))
-				}
-				if d := utf16.DecodeRune(r, r2); d != utf8.RuneError {
-					r = d
-					v = v[6:]
-				} else {
-					r = utf8.RuneError
-				}
-			}
-			dst = utf8.AppendRune(dst, r)
-			continue
-		default:
-			dst = append(dst, v[1])
-		}
-		v = v[2:]
-	}
-	return dst
-}
-
-func isHex4(b []byte) bool {
-	for _, c := range b[:4] {
-		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
-			return false
-		}
-	}
-	return true
-}
-
-func hex4(b []byte) uint16 {
-	var n uint16
-	for _, c := range b[:4] {
-		switch {
-		case '0' <= c && c <= '9':
-			c -= '0'
-		case 'a' <= c && c <= 'f':
-			c -= 'a' - 10
-		default:
-			c -= 'A' - 10
-		}
-		n = n<<4 | uint16(c)
-	}
-	return n
 }

@@ -1,0 +1,158 @@
+// Package lex holds the byte-level reading that the log formats share:
+// decimal and hex digits, civil dates, and the contents of JSON strings.
+// Every function works on bytes already in memory and allocates nothing
+// beyond what it appends to a caller's buffer.
+package lex
+
+import (
+	"bytes"
+	"unicode/utf16"
+	"unicode/utf8"
+)
+
+// IsDigit reports whether c is an ASCII decimal digit.
+func IsDigit(c byte) bool { return '0' <= c && c <= '9' }
+
+// Digits parses b, which must be only ASCII decimal digits, as a
+// non-negative integer. An empty b is 0. The caller bounds the length:
+// more than 18 digits can overflow.
+func Digits(b []byte) (int64, bool) {
+	var n int64
+	for _, c := range b {
+		if !IsDigit(c) {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	return n, true
+}
+
+// Uint parses a non-negative decimal integer of 1 to 18 digits, the most
+// an int64 always holds.
+func Uint(b []byte) (int64, bool) {
+	if len(b) == 0 || len(b) > 18 {
+		return 0, false
+	}
+	return Digits(b)
+}
+
+// DaysIn returns the number of days in month m (1 to 12) of year y in the
+// proleptic Gregorian calendar.
+func DaysIn(y, m int64) int64 {
+	switch m {
+	case 2:
+		if y%4 == 0 && (y%100 != 0 || y%400 == 0) {
+			return 29
+		}
+		return 28
+	case 4, 6, 9, 11:
+		return 30
+	}
+	return 31
+}
+
+// DaysFromCivil returns the number of days from 1970-01-01 to the given
+// proleptic Gregorian date (Howard Hinnant's algorithm).
+func DaysFromCivil(y, m, d int64) int64 {
+	if m <= 2 {
+		y--
+	}
+	era := y / 400
+	if y < 0 && y%400 != 0 {
+		era--
+	}
+	yoe := y - era*400
+	mp := (m + 9) % 12
+	doy := (153*mp+2)/5 + d - 1
+	doe := yoe*365 + yoe/4 - yoe/100 + doy
+	return era*146097 + doe - 719468
+}
+
+// Unhex returns the value of the hex digit c.
+func Unhex(c byte) (byte, bool) {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0', true
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10, true
+	case 'A' <= c && c <= 'F':
+		return c - 'A' + 10, true
+	}
+	return 0, false
+}
+
+// IsHex4 reports whether the first four bytes of b are hex digits; b must
+// hold at least four.
+func IsHex4(b []byte) bool {
+	for _, c := range b[:4] {
+		if _, ok := Unhex(c); !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// Hex4 returns the value of the four hex digits that start b, as checked
+// by IsHex4.
+func Hex4(b []byte) uint16 {
+	var n uint16
+	for _, c := range b[:4] {
+		h, _ := Unhex(c)
+		n = n<<4 | uint16(h)
+	}
+	return n
+}
+
+// UnquoteJSON appends the decoded form of s, the contents of a JSON string
+// already checked to be valid (without its quotes), to dst. Lone
+// surrogates decode to U+FFFD, as in encoding/json; other bytes are kept
+// as they are.
+func UnquoteJSON(dst, s []byte) []byte {
+	for len(s) > 0 {
+		k := bytes.IndexByte(s, '\\')
+		if k < 0 {
+			return append(dst, s...)
+		}
+		dst = append(dst, s[:k]...)
+		s = s[k:]
+		if len(s) < 2 {
+			return dst // unreachable for validated input
+		}
+		switch s[1] {
+		case 'b':
+			dst = append(dst, '\b')
+		case 'f':
+			dst = append(dst, '\f')
+		case 'n':
+			dst = append(dst, '\n')
+		case 'r':
+			dst = append(dst, '\r')
+		case 't':
+			dst = append(dst, '\t')
+		case 'u':
+			if len(s) < 6 {
+				return dst
+			}
+			r := rune(Hex4(s[2:6]))
+			s = s[6:]
+			if utf16.IsSurrogate(r) {
+				r2 := rune(-1)
+				if len(s) >= 6 && s[0] == '\\' && s[1] == 'u' && IsHex4(s[2:6]) {
+					r2 = rune(Hex4(s[2:6]))
+				}
+				if d := utf16.DecodeRune(r, r2); d != utf8.RuneError {
+					r = d
+					s = s[6:]
+				} else {
+					r = utf8.RuneError
+				}
+			}
+			dst = utf8.AppendRune(dst, r)
+			continue
+		default: // '"', '\\', '/'
+			dst = append(dst, s[1])
+		}
+		s = s[2:]
+	}
+	return dst
+}
