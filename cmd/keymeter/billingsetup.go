@@ -15,6 +15,7 @@ import (
 	"github.com/keymeter/keymeter"
 	"github.com/keymeter/keymeter/billing"
 	"github.com/keymeter/keymeter/billing/invoice"
+	"github.com/keymeter/keymeter/store/duckdb"
 )
 
 // envBilling names the billing config file.
@@ -110,6 +111,20 @@ func (cfg *Config) grace() time.Duration {
 		return d
 	}
 	return defaultGrace
+}
+
+// openStore opens the store and merges its customers into the billing
+// config's (mergeCustomers), for the commands that rate usage.
+func (s *billingSetup) openStore(ctx context.Context, readOnly bool) (*duckdb.DB, error) {
+	db, err := s.cfg.openStore(ctx, readOnly)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.mergeCustomers(ctx, db); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
 }
 
 // mergeCustomers adds the store's plan assignments to the billing

@@ -46,14 +46,11 @@ func (m *Main) runCosts(ctx context.Context, args []string) error {
 		return keymeter.Errorf(keymeter.EINVALID, "the billing config %s has no cost rates: the defaults are in USD, so with currency %s add a costs section",
 			s.path, s.billing.Currency.Code)
 	}
-	db, err := s.cfg.openStore(ctx, true)
+	db, err := s.openStore(ctx, true)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	if err := s.mergeCustomers(ctx, db); err != nil {
-		return err
-	}
 	targets, err := s.billedFor(month, "")
 	if keymeter.ErrorCode(err) == keymeter.ENOTFOUND {
 		targets, err = nil, nil // no revenue: costs only

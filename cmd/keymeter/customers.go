@@ -21,22 +21,11 @@ assignment, so "customers set acme --stripe-id cus_123" keeps acme's plan.
 `
 
 func (m *Main) runCustomers(ctx context.Context, args []string) error {
-	if len(args) == 0 || strings.HasPrefix(args[0], "-") && !isHelp(args[0]) {
-		fmt.Fprint(m.Stderr, customersUsage)
-		return &usageError{msg: "customers: no subcommand given (want set, list or remove)"}
-	}
-	switch args[0] {
-	case "set":
-		return m.runCustomersSet(ctx, args[1:])
-	case "list":
-		return m.runCustomersList(ctx, args[1:])
-	case "remove":
-		return m.runCustomersRemove(ctx, args[1:])
-	case "-h", "-help", "--help", "help":
-		fmt.Fprint(m.Stdout, customersUsage)
-		return nil
-	}
-	return &usageError{msg: fmt.Sprintf("customers: unknown subcommand %q (want set, list or remove)", args[0])}
+	return m.runSubcommand(ctx, "customers", customersUsage, args, []subcommand{
+		{"set", m.runCustomersSet},
+		{"list", m.runCustomersList},
+		{"remove", m.runCustomersRemove},
+	})
 }
 
 func (m *Main) runCustomersSet(ctx context.Context, args []string) error {
@@ -217,4 +206,35 @@ func isHelp(arg string) bool {
 		return true
 	}
 	return false
+}
+
+// A subcommand is one of a command's verbs ("keys import").
+type subcommand struct {
+	name string
+	run  func(context.Context, []string) error
+}
+
+// runSubcommand runs the subcommand that args starts with, or prints the
+// command's usage: on stdout when asked for, on stderr with a usage error
+// when no known subcommand is given.
+func (m *Main) runSubcommand(ctx context.Context, cmd, usage string, args []string, subs []subcommand) error {
+	names := make([]string, len(subs))
+	for i, sc := range subs {
+		names[i] = sc.name
+	}
+	want := strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") && !isHelp(args[0]) {
+		fmt.Fprint(m.Stderr, usage)
+		return &usageError{msg: fmt.Sprintf("%s: no subcommand given (want %s)", cmd, want)}
+	}
+	if isHelp(args[0]) {
+		fmt.Fprint(m.Stdout, usage)
+		return nil
+	}
+	for _, sc := range subs {
+		if sc.name == args[0] {
+			return sc.run(ctx, args[1:])
+		}
+	}
+	return &usageError{msg: fmt.Sprintf("%s: unknown subcommand %q (want %s)", cmd, args[0], want)}
 }

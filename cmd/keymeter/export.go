@@ -54,14 +54,11 @@ func (m *Main) runExportStripe(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	db, err := s.cfg.openStore(ctx, true)
+	db, err := s.openStore(ctx, true)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	if err := s.mergeCustomers(ctx, db); err != nil {
-		return err
-	}
 	targets, err := s.billedFor(*period, *customer)
 	if err != nil {
 		return err

@@ -63,14 +63,11 @@ func (m *Main) runInvoice(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	db, err := s.cfg.openStore(ctx, true)
+	db, err := s.openStore(ctx, true)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	if err := s.mergeCustomers(ctx, db); err != nil {
-		return err
-	}
 	targets, err := s.billedFor(month, *customer)
 	if err != nil {
 		return err
@@ -204,14 +201,11 @@ func (m *Main) runInvoiceFinalize(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	db, err := s.cfg.openStore(ctx, false)
+	db, err := s.openStore(ctx, false)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	if err := s.mergeCustomers(ctx, db); err != nil {
-		return err
-	}
 	targets, err := s.billedFor(*period, *customer)
 	if err != nil {
 		return err

@@ -30,20 +30,10 @@ identities are not secrets and are kept as they are.
 `
 
 func (m *Main) runKeys(ctx context.Context, args []string) error {
-	if len(args) == 0 {
-		fmt.Fprint(m.Stderr, keysUsage)
-		return &usageError{msg: "keys: no subcommand given (want import or list)"}
-	}
-	switch args[0] {
-	case "import":
-		return m.runKeysImport(ctx, args[1:])
-	case "list":
-		return m.runKeysList(ctx, args[1:])
-	case "-h", "-help", "--help", "help":
-		fmt.Fprint(m.Stdout, keysUsage)
-		return nil
-	}
-	return &usageError{msg: fmt.Sprintf("keys: unknown subcommand %q (want import or list)", args[0])}
+	return m.runSubcommand(ctx, "keys", keysUsage, args, []subcommand{
+		{"import", m.runKeysImport},
+		{"list", m.runKeysList},
+	})
 }
 
 func (m *Main) runKeysImport(ctx context.Context, args []string) error {
