@@ -203,7 +203,7 @@ func generate(dir string, lines, nfiles int) ([]string, int64, error) {
 				Seed: uint64(i + 1), KeySeed: 7, Start: time.Date(2025, 10, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(i) * month / time.Duration(nfiles)),
 				Span: month / time.Duration(nfiles), Customers: 40, KeysPerCustomer: 3, UnknownKeys: 10, NoKeyPercent: 3, Paths: 200,
 			})
-			errs[i] = writeGzip(paths[i], g, lines/nfiles+boolInt(i < lines%nfiles))
+			errs[i] = writeStandard(paths[i], g, lines/nfiles+boolInt(i < lines%nfiles))
 		}()
 	}
 	wg.Wait()
@@ -222,7 +222,12 @@ func boolInt(b bool) int {
 	return 0
 }
 
-func writeGzip(path string, g *loggen.Gen, n int) error {
+// writeGzip writes a gzip file at path (creating its directory) of head
+// followed by n records, each appended to a buffer by next.
+func writeGzip(path, head string, n int, next func([]byte) []byte) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
 	f, err := os.Create(path)
 	if err != nil {
 		return err
@@ -230,12 +235,10 @@ func writeGzip(path string, g *loggen.Gen, n int) error {
 	defer f.Close()
 	zw, _ := gzip.NewWriterLevel(f, 6)
 	w := bufio.NewWriterSize(zw, 1<<20)
-	w.WriteString(loggen.Header(loggen.StandardFields))
-	var r loggen.Record
+	w.WriteString(head)
 	var buf []byte
 	for range n {
-		g.Next(&r)
-		buf = r.AppendLine(buf[:0], loggen.StandardFields)
+		buf = next(buf[:0])
 		w.Write(buf)
 	}
 	if err := w.Flush(); err != nil {
@@ -245,6 +248,15 @@ func writeGzip(path string, g *loggen.Gen, n int) error {
 		return err
 	}
 	return f.Close()
+}
+
+// writeStandard writes n CloudFront standard log lines from g.
+func writeStandard(path string, g *loggen.Gen, n int) error {
+	var r loggen.Record
+	return writeGzip(path, loggen.Header(loggen.StandardFields), n, func(buf []byte) []byte {
+		g.Next(&r)
+		return r.AppendLine(buf, loggen.StandardFields)
+	})
 }
 
 // decompressOnly decompresses every file and counts its lines, one file

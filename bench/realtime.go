@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	crand "crypto/rand"
@@ -20,7 +19,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	awskinesis "github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
-	"github.com/klauspost/compress/gzip"
 
 	"github.com/keymeter/keymeter/ingest"
 	"github.com/keymeter/keymeter/internal/loggen"
@@ -129,31 +127,14 @@ func (rt realtimeBench) files(dir, bin string, nfiles int) error {
 	return nil
 }
 
+// writeRealtime writes n real-time log records from g, as Firehose
+// delivers them: no header, one record a line.
 func writeRealtime(path string, g *loggen.Gen, n int) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	zw, _ := gzip.NewWriterLevel(f, 6)
-	w := bufio.NewWriterSize(zw, 1<<20)
 	var r loggen.Record
-	var buf []byte
-	for range n {
+	return writeGzip(path, "", n, func(buf []byte) []byte {
 		g.NextRealtime(&r)
-		buf = r.AppendRealtime(buf[:0], loggen.RealtimeFields)
-		w.Write(buf)
-	}
-	if err := w.Flush(); err != nil {
-		return err
-	}
-	if err := zw.Close(); err != nil {
-		return err
-	}
-	return f.Close()
+		return r.AppendRealtime(buf, loggen.RealtimeFields)
+	})
 }
 
 // stream puts records on a new kinesalite stream and times reading them
