@@ -31,3 +31,4 @@ fuzz:
 	go test ./format/cloudwatch -run '^$$' -fuzz '^FuzzSubscriptionReader$$' -fuzztime 30s
 	go test ./format/cloudwatch -run '^$$' -fuzz '^FuzzParseExportLine$$' -fuzztime 30s
 	go test ./format/internal/lex -run '^$$' -fuzz '^FuzzUnquoteJSON$$' -fuzztime 30s
+	go test ./format/internal/lex -run '^$$' -fuzz '^FuzzScanJSONString$$' -fuzztime 30s

@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strings"
 	"syscall"
 	"time"
 
@@ -213,4 +214,44 @@ func buildVersion() string {
 		return bi.Main.Version
 	}
 	return ""
+}
+
+// isHelp reports whether arg asks for help.
+func isHelp(arg string) bool {
+	switch arg {
+	case "-h", "-help", "--help", "help":
+		return true
+	}
+	return false
+}
+
+// A subcommand is one of a command's verbs ("keys import").
+type subcommand struct {
+	name string
+	run  func(context.Context, []string) error
+}
+
+// runSubcommand runs the subcommand that args starts with, or prints the
+// command's usage: on stdout when asked for, on stderr with a usage error
+// when no known subcommand is given.
+func (m *Main) runSubcommand(ctx context.Context, cmd, usage string, args []string, subs []subcommand) error {
+	names := make([]string, len(subs))
+	for i, sc := range subs {
+		names[i] = sc.name
+	}
+	want := strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") && !isHelp(args[0]) {
+		fmt.Fprint(m.Stderr, usage)
+		return &usageError{msg: fmt.Sprintf("%s: no subcommand given (want %s)", cmd, want)}
+	}
+	if isHelp(args[0]) {
+		fmt.Fprint(m.Stdout, usage)
+		return nil
+	}
+	for _, sc := range subs {
+		if sc.name == args[0] {
+			return sc.run(ctx, args[1:])
+		}
+	}
+	return &usageError{msg: fmt.Sprintf("%s: unknown subcommand %q (want %s)", cmd, args[0], want)}
 }

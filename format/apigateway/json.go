@@ -169,7 +169,7 @@ func (p *Parser) value(rec []byte, i, depth int, match bool) (int, error) {
 		}
 		return i + 1, nil
 	case c == '-' || lex.IsDigit(c):
-		end, ok := scanNumber(rec, i)
+		end, ok := lex.ScanJSONNumber(rec, i)
 		if !ok {
 			return 0, p.syntaxError(i, "malformed number")
 		}
@@ -197,70 +197,18 @@ func (p *Parser) value(rec []byte, i, depth int, match bool) (int, error) {
 // scanString validates the string starting at rec[i] == '"' and returns
 // the offset after its closing quote and whether it holds escapes.
 func (p *Parser) scanString(rec []byte, i int) (end int, esc bool, err error) {
-	for j := i + 1; j < len(rec); j++ {
-		switch c := rec[j]; {
-		case c == '"':
-			return j + 1, esc, nil
-		case c == '\\':
-			esc = true
-			if j+1 >= len(rec) {
-				break
-			}
-			j++
-			switch rec[j] {
-			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
-			case 'u':
-				if len(rec)-j < 5 || !lex.IsHex4(rec[j+1:j+5]) {
-					return 0, false, p.syntaxError(j-1, `invalid \u escape`)
-				}
-				j += 4
-			default:
-				return 0, false, p.syntaxError(j-1, "invalid escape \\"+string(rec[j:j+1])+" (an unescaped backslash inside a value?)")
-			}
-		case c < 0x20:
-			return 0, false, p.syntaxError(j, "control character inside a string")
-		}
+	end, esc, problem, at := lex.ScanJSONString(rec, i)
+	switch problem {
+	case lex.StringOK:
+		return end, esc, nil
+	case lex.StringBadUnicode:
+		return 0, false, p.syntaxError(at, `invalid \u escape`)
+	case lex.StringBadEscape:
+		return 0, false, p.syntaxError(at, "invalid escape \\"+string(rec[at+1:at+2])+" (an unescaped backslash inside a value?)")
+	case lex.StringControlChar:
+		return 0, false, p.syntaxError(at, "control character inside a string")
 	}
 	return 0, false, p.syntaxError(i, "unterminated string (truncated record?)")
-}
-
-// scanNumber returns the end of the JSON number starting at rec[i].
-func scanNumber(rec []byte, i int) (int, bool) {
-	if rec[i] == '-' {
-		i++
-	}
-	switch {
-	case i < len(rec) && rec[i] == '0':
-		i++
-	case i < len(rec) && lex.IsDigit(rec[i]):
-		for i < len(rec) && lex.IsDigit(rec[i]) {
-			i++
-		}
-	default:
-		return 0, false
-	}
-	if i < len(rec) && rec[i] == '.' {
-		i++
-		if i >= len(rec) || !lex.IsDigit(rec[i]) {
-			return 0, false
-		}
-		for i < len(rec) && lex.IsDigit(rec[i]) {
-			i++
-		}
-	}
-	if i < len(rec) && (rec[i] == 'e' || rec[i] == 'E') {
-		i++
-		if i < len(rec) && (rec[i] == '+' || rec[i] == '-') {
-			i++
-		}
-		if i >= len(rec) || !lex.IsDigit(rec[i]) {
-			return 0, false
-		}
-		for i < len(rec) && lex.IsDigit(rec[i]) {
-			i++
-		}
-	}
-	return i, true
 }
 
 func skipWS(rec []byte, i int) int {

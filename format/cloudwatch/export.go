@@ -43,7 +43,7 @@ func ParseExportLine(line []byte) (ms int64, message []byte, err error) {
 	if b[i] == '.' {
 		i++
 		start := i
-		for i < len(b) && '0' <= b[i] && b[i] <= '9' {
+		for i < len(b) && lex.IsDigit(b[i]) {
 			if i-start < 3 {
 				frac = frac*10 + int64(b[i]-'0')
 			}

@@ -330,8 +330,8 @@ func (s *scanner) skip(depth int) error {
 		return s.object(depth+1, "value", func([]byte) error { return s.skip(depth + 1) })
 	case c == '[':
 		return s.array(depth+1, "value", func() error { return s.skip(depth + 1) })
-	case c == '-' || '0' <= c && c <= '9':
-		end, ok := scanNumber(s.data, s.i)
+	case c == '-' || lex.IsDigit(c):
+		end, ok := lex.ScanJSONNumber(s.data, s.i)
 		if !ok {
 			return s.errorf("malformed number")
 		}
@@ -352,7 +352,7 @@ func (s *scanner) int(what string) (int64, error) {
 	s.i = s.ws(s.i)
 	start := s.i
 	var n int64
-	for s.i < len(s.data) && '0' <= s.data[s.i] && s.data[s.i] <= '9' {
+	for s.i < len(s.data) && lex.IsDigit(s.data[s.i]) {
 		if s.i-start >= 18 {
 			return 0, fmt.Errorf("%s: number too large", what)
 		}
@@ -384,76 +384,27 @@ func (s *scanner) str(what string) ([]byte, error) {
 	if s.i >= len(s.data) || s.data[s.i] != '"' {
 		return nil, s.typeError(s.i, what, "a string")
 	}
-	start := s.i + 1
-	esc := false
-	for j := start; j < len(s.data); j++ {
-		switch c := s.data[j]; {
-		case c == '"':
-			s.i = j + 1
-			v := s.data[start:j:j]
-			if !esc {
-				return v, nil
-			}
-			b := len(*s.buf)
-			*s.buf = lex.UnquoteJSON(*s.buf, v)
-			return (*s.buf)[b:len(*s.buf):len(*s.buf)], nil
-		case c == '\\':
-			esc = true
-			if j+1 >= len(s.data) {
-				break
-			}
-			j++
-			switch s.data[j] {
-			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
-			case 'u':
-				if len(s.data)-j < 5 || !lex.IsHex4(s.data[j+1:j+5]) {
-					s.i = j
-					return nil, s.errorf(`invalid \u escape`)
-				}
-				j += 4
-			default:
-				s.i = j
-				return nil, s.errorf("invalid escape")
-			}
-		case c < 0x20:
-			s.i = j
-			return nil, s.errorf("control character in a string")
-		}
+	end, esc, problem, at := lex.ScanJSONString(s.data, s.i)
+	switch problem {
+	case lex.StringOK:
+	case lex.StringBadUnicode:
+		s.i = at + 1
+		return nil, s.errorf(`invalid \u escape`)
+	case lex.StringBadEscape:
+		s.i = at + 1
+		return nil, s.errorf("invalid escape")
+	case lex.StringControlChar:
+		s.i = at
+		return nil, s.errorf("control character in a string")
+	default:
+		return nil, s.errorf("unterminated string")
 	}
-	return nil, s.errorf("unterminated string")
-}
-
-// scanNumber returns the end of the JSON number starting at b[i].
-func scanNumber(b []byte, i int) (int, bool) {
-	digits := func() bool {
-		start := i
-		for i < len(b) && '0' <= b[i] && b[i] <= '9' {
-			i++
-		}
-		return i > start
+	v := s.data[s.i+1 : end-1 : end-1]
+	s.i = end
+	if !esc {
+		return v, nil
 	}
-	if b[i] == '-' {
-		i++
-	}
-	if i < len(b) && b[i] == '0' {
-		i++
-	} else if !digits() {
-		return 0, false
-	}
-	if i < len(b) && b[i] == '.' {
-		i++
-		if !digits() {
-			return 0, false
-		}
-	}
-	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
-		i++
-		if i < len(b) && (b[i] == '+' || b[i] == '-') {
-			i++
-		}
-		if !digits() {
-			return 0, false
-		}
-	}
-	return i, true
+	b := len(*s.buf)
+	*s.buf = lex.UnquoteJSON(*s.buf, v)
+	return (*s.buf)[b:len(*s.buf):len(*s.buf)], nil
 }

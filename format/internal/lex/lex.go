@@ -156,3 +156,84 @@ func UnquoteJSON(dst, s []byte) []byte {
 	}
 	return dst
 }
+
+// A StringProblem says why ScanJSONString found no valid string.
+type StringProblem uint8
+
+// The problems ScanJSONString reports.
+const (
+	StringOK           StringProblem = iota
+	StringBadUnicode                 // a \u not followed by four hex digits
+	StringBadEscape                  // a backslash before anything else
+	StringControlChar                // an unescaped byte below 0x20
+	StringUnterminated               // no closing quote
+)
+
+// ScanJSONString validates the JSON string that starts with the quote at
+// b[i]. It returns the offset after the closing quote and whether the
+// string holds escapes (and so needs UnquoteJSON); or the problem and
+// where it is: the backslash of a bad escape, the control character, or
+// i for a string that does not end.
+func ScanJSONString(b []byte, i int) (end int, esc bool, problem StringProblem, at int) {
+	for j := i + 1; j < len(b); j++ {
+		switch c := b[j]; {
+		case c == '"':
+			return j + 1, esc, StringOK, 0
+		case c == '\\':
+			esc = true
+			if j+1 >= len(b) {
+				break
+			}
+			j++
+			switch b[j] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+			case 'u':
+				if len(b)-j < 5 || !IsHex4(b[j+1:j+5]) {
+					return 0, false, StringBadUnicode, j - 1
+				}
+				j += 4
+			default:
+				return 0, false, StringBadEscape, j - 1
+			}
+		case c < 0x20:
+			return 0, false, StringControlChar, j
+		}
+	}
+	return 0, false, StringUnterminated, i
+}
+
+// ScanJSONNumber returns the offset after the JSON number that starts at
+// b[i], or false if none does.
+func ScanJSONNumber(b []byte, i int) (int, bool) {
+	digits := func() bool {
+		start := i
+		for i < len(b) && IsDigit(b[i]) {
+			i++
+		}
+		return i > start
+	}
+	if b[i] == '-' {
+		i++
+	}
+	if i < len(b) && b[i] == '0' {
+		i++
+	} else if !digits() {
+		return 0, false
+	}
+	if i < len(b) && b[i] == '.' {
+		i++
+		if !digits() {
+			return 0, false
+		}
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		if !digits() {
+			return 0, false
+		}
+	}
+	return i, true
+}

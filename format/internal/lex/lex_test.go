@@ -2,6 +2,7 @@ package lex
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -82,6 +83,73 @@ func FuzzUnquoteJSON(f *testing.F) {
 		}
 		if got := string(UnquoteJSON(nil, []byte(s))); got != want {
 			t.Fatalf("UnquoteJSON(%q) = %q, want %q", s, got, want)
+		}
+	})
+}
+
+func TestScanJSONString(t *testing.T) {
+	for _, tc := range []struct {
+		in      string
+		end     int
+		esc     bool
+		problem StringProblem
+		at      int
+	}{
+		{`"abc",`, 5, false, StringOK, 0},
+		{`"a\"b"x`, 6, true, StringOK, 0},
+		{`"\u00e9"`, 8, true, StringOK, 0},
+		{`"a\u00g9"`, 0, false, StringBadUnicode, 2},
+		{`"a\u00"`, 0, false, StringBadUnicode, 2},
+		{`"a\qb"`, 0, false, StringBadEscape, 2},
+		{"\"a\tb\"", 0, false, StringControlChar, 2},
+		{`"abc`, 0, false, StringUnterminated, 0},
+		{`"abc\`, 0, false, StringUnterminated, 0},
+	} {
+		end, esc, problem, at := ScanJSONString([]byte(tc.in), 0)
+		if end != tc.end || esc != tc.esc || problem != tc.problem || at != tc.at {
+			t.Errorf("ScanJSONString(%q) = %d, %v, %d, %d; want %d, %v, %d, %d",
+				tc.in, end, esc, problem, at, tc.end, tc.esc, tc.problem, tc.at)
+		}
+	}
+}
+
+func TestScanJSONNumber(t *testing.T) {
+	for _, tc := range []struct {
+		in  string
+		end int
+		ok  bool
+	}{
+		{"0,", 1, true}, {"-12.5e+3}", 8, true}, {"01", 1, true}, {"1.", 0, false},
+		{"-", 0, false}, {"1e", 0, false}, {"3E7", 3, true}, {"-0.0", 4, true},
+	} {
+		end, ok := ScanJSONNumber([]byte(tc.in), 0)
+		if end != tc.end || ok != tc.ok {
+			t.Errorf("ScanJSONNumber(%q) = %d, %v; want %d, %v", tc.in, end, ok, tc.end, tc.ok)
+		}
+	}
+}
+
+// FuzzScanJSONString checks that ScanJSONString accepts exactly the
+// strings encoding/json accepts, ending where they end.
+func FuzzScanJSONString(f *testing.F) {
+	f.Add(`"caf\u00e9 \ud83d\ude00" tail`)
+	f.Add(`"bad \x"`)
+	f.Fuzz(func(t *testing.T, s string) {
+		if !strings.HasPrefix(s, `"`) || !utf8.ValidString(s) {
+			return
+		}
+		end, _, problem, _ := ScanJSONString([]byte(s), 0)
+		var v string
+		if problem == StringOK {
+			if err := json.Unmarshal([]byte(s[:end]), &v); err != nil {
+				t.Fatalf("ScanJSONString accepted %q, encoding/json: %v", s[:end], err)
+			}
+			return
+		}
+		for i := 2; i <= len(s); i++ {
+			if json.Unmarshal([]byte(s[:i]), &v) == nil {
+				t.Fatalf("ScanJSONString rejected %q (%d), encoding/json accepts %q", s, problem, s[:i])
+			}
 		}
 	})
 }
