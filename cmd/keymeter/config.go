@@ -234,7 +234,24 @@ func (cfg *Config) openStore(ctx context.Context, readOnly bool) (*duckdb.DB, er
 	} else if err := os.MkdirAll(cfg.Data, 0o750); err != nil {
 		return nil, fmt.Errorf("create data directory: %w", err)
 	}
-	return duckdb.Open(ctx, cfg.storePath(), duckdb.Options{ReadOnly: readOnly, MemoryLimit: cfg.MemoryLimit})
+	opts := duckdb.Options{ReadOnly: readOnly, MemoryLimit: cfg.MemoryLimit}
+	db, err := duckdb.Open(ctx, cfg.storePath(), opts)
+	var up *duckdb.UpgradeError
+	if readOnly && errors.As(err, &up) {
+		// A store written by an older keymeter is upgraded by the first
+		// command that opens it, even one that only reads.
+		opts.ReadOnly = false
+		db, err = duckdb.Open(ctx, cfg.storePath(), opts)
+		if err != nil {
+			return nil, err
+		}
+		if err := db.Close(); err != nil {
+			return nil, fmt.Errorf("upgrade store: %w", err)
+		}
+		opts.ReadOnly = true
+		db, err = duckdb.Open(ctx, cfg.storePath(), opts)
+	}
+	return db, err
 }
 
 // parseQueryFlags parses the flags of a command that only reads the

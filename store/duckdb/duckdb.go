@@ -126,17 +126,24 @@ func openError(path string, err error) error {
 	return fmt.Errorf("open store %s: %w", path, err)
 }
 
-// migrate creates or checks the schema.
+// migrate creates or checks the schema, and upgrades a store written by
+// an older keymeter (see migrate.go).
 func (s *DB) migrate(ctx context.Context) error {
 	var version int
 	err := s.db.QueryRowContext(ctx, `SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'schema_version'`).Scan(&version)
+	fresh := false
 	switch {
 	case err == nil && version > schemaVersion:
 		return keymeter.Errorf(keymeter.ECONFLICT, "the store was written by a newer keymeter (schema %d, this one knows %d)", version, schemaVersion)
 	case err == nil && version == schemaVersion && s.readOnly:
 		s.rollups = s.metaValue(ctx, "rollups") == "1"
 		return nil
-	case err != nil && !errors.Is(err, sql.ErrNoRows) && !strings.Contains(err.Error(), "does not exist"):
+	case err == nil && s.readOnly:
+		return &UpgradeError{From: version, To: schemaVersion}
+	case err == nil:
+	case errors.Is(err, sql.ErrNoRows) || strings.Contains(err.Error(), "does not exist"):
+		fresh = true
+	default:
 		return fmt.Errorf("read schema version: %w", err)
 	}
 	if s.readOnly {
@@ -147,15 +154,15 @@ func (s *DB) migrate(ctx context.Context) error {
 			return fmt.Errorf("configure store: %w", err)
 		}
 	}
-	if _, err := s.db.ExecContext(ctx, schema+billingSchema+rollupSchema); err != nil {
-		return fmt.Errorf("create schema: %w", err)
+	if fresh {
+		if err := s.create(ctx); err != nil {
+			return err
+		}
+	} else if err := s.upgrade(ctx, version); err != nil {
+		return err
 	}
 	if _, err := s.db.ExecContext(ctx, views+apigatewayViews); err != nil {
 		return fmt.Errorf("create views: %w", err)
-	}
-	_, err = s.db.ExecContext(ctx, `INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)`, strconv.Itoa(schemaVersion))
-	if err != nil {
-		return fmt.Errorf("record schema version: %w", err)
 	}
 	if s.metaValue(ctx, "rollups") != "1" {
 		if err := rebuildRollups(ctx, s.db); err != nil {

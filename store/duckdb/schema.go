@@ -1,10 +1,6 @@
 package duckdb
 
-// schemaVersion is the version of the schema below; Open refuses a
-// database written by a newer keymeter.
-const schemaVersion = 1
-
-// schema creates the tables. Events are stored narrow: repeated strings
+// schema creates the tables of schema version 1 (see migrate.go). Events are stored narrow: repeated strings
 // live once in dictionary tables keyed by a 64-bit hash of their value,
 // and the row keeps the hash. event_rows is the storage table; the views
 // events and cloudfront_logs are what people query.
