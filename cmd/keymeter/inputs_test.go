@@ -1,0 +1,73 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/keymeter/keymeter/internal/loggen"
+)
+
+// standardLog returns a CloudFront standard log of n generated requests.
+func standardLog(seed uint64, n int) string {
+	gen := loggen.New(loggen.Config{Seed: seed, Start: time.Date(2025, 10, 1, 0, 0, 0, 0, time.UTC), Span: 24 * time.Hour,
+		Customers: 2, KeysPerCustomer: 1, NoKeyPercent: 10})
+	var b []byte
+	b = append(b, loggen.Header(loggen.StandardFields)...)
+	for range n {
+		var r loggen.Record
+		gen.Next(&r)
+		b = r.AppendLine(b, loggen.StandardFields)
+	}
+	return string(b)
+}
+
+func symlink(t *testing.T, target, path string) {
+	t.Helper()
+	if err := os.Symlink(target, path); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestIngestSymlinks follows a symlinked log directory given as the
+// argument and links inside it, reports a link loop and an argument that
+// yields nothing (exit status 3), and still ingests the rest.
+func TestIngestSymlinks(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "real/2025/10/01/E1.2025-10-01-00.a.gz"), string(gzipBytes(t, standardLog(1, 40))))
+	writeFile(t, filepath.Join(dir, "archive/E1.2025-10-02-00.b"), standardLog(2, 25))
+	symlink(t, "real", filepath.Join(dir, "logs"))
+	symlink(t, "../../archive", filepath.Join(dir, "real/2025/02"))
+
+	c := newCLI(t)
+	r := c.run("ingest", "--json", filepath.Join(dir, "logs"))
+	if r.code != 0 {
+		t.Fatalf("ingest of a symlinked directory: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if sum := decodeSummary(t, r); sum.Inputs != 2 || sum.Read != 2 || sum.Events != 65 {
+		t.Errorf("summary %+v; want 2 inputs read and 65 events", sum)
+	}
+
+	// A loop, and an empty directory: reported, exit 3, the rest read.
+	symlink(t, "..", filepath.Join(dir, "real/2025/10/01/up"))
+	writeFile(t, filepath.Join(dir, "real/2025/10/02/E1.2025-10-02-01.c"), standardLog(3, 5))
+	if err := os.MkdirAll(filepath.Join(dir, "empty"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	r = c.run("ingest", filepath.Join(dir, "logs"), filepath.Join(dir, "empty"))
+	if r.code != exitPartial {
+		t.Errorf("ingest with a loop and an empty directory: exit %d, want %d\n%s%s", r.code, exitPartial, r.stdout, r.stderr)
+	}
+	for _, want := range []string{
+		"inputs:                5 (1 read, 2 skipped, 2 failed)",
+		"events stored:         5",
+		filepath.Join(dir, "logs/2025/10/01/up") + ": symbolic link loop: leads back to " + filepath.Join(dir, "logs/2025/10"),
+		filepath.Join(dir, "empty") + ": no files in this directory",
+	} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("output lacks %q:\n%s", want, r.stdout)
+		}
+	}
+}
