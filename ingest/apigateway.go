@@ -107,6 +107,7 @@ func (a *APIGateway) Validate() error {
 // moves the values keymeter.Event has fields for out of apigateway.Extra.
 type apigwParser struct {
 	json, clf *apigateway.Parser // nil when the template rules them out
+	last      *apigateway.Parser // the one that parsed the last record
 }
 
 func newAPIGatewayParser(cfg *Config) (Parser, error) {
@@ -130,6 +131,7 @@ func (p *apigwParser) Parse(record []byte, ev *keymeter.Event) (bool, error) {
 	if p.json != nil && (p.clf == nil || startsJSON(record)) {
 		ap = p.json
 	}
+	p.last = ap
 	ok, err := ap.Parse(record, ev)
 	if !ok || err != nil {
 		return ok, err
@@ -145,6 +147,14 @@ func (p *apigwParser) Parse(record []byte, ev *keymeter.Event) (bool, error) {
 	f[keymeter.FieldIdentity] = x.Identity
 	f[keymeter.FieldAPIKey] = x.APIKey
 	return true, nil
+}
+
+// TimeField names the key the last record's time was read from.
+func (p *apigwParser) TimeField() string {
+	if p.last == nil {
+		return "requestTime"
+	}
+	return p.last.TimeField()
 }
 
 // startsJSON reports whether a record's first non-blank byte is '{'.
@@ -176,6 +186,9 @@ func (p *exportParser) Parse(record []byte, ev *keymeter.Event) (bool, error) {
 	}
 	return p.line.Parse(msg, ev)
 }
+
+// TimeField names the key the last record's time was read from.
+func (p *exportParser) TimeField() string { return p.line.TimeField() }
 
 func trimBlank(b []byte) []byte {
 	for len(b) > 0 && (b[len(b)-1] == '\n' || b[len(b)-1] == '\r' || b[len(b)-1] == ' ') {

@@ -64,13 +64,18 @@ type Config struct {
 	// CommitInterval is, for streams, the longest time read records wait
 	// for a commit. Default: 1 s.
 	CommitInterval time.Duration
-	// Now returns the current time; it stamps rejects. Default: time.Now.
+	// Now returns the current time; it stamps rejects and bounds the time
+	// of requests (FutureHorizon). Default: time.Now.
 	Now func() time.Time
 	// Progress, when set, is called from the writer goroutine after each
 	// batch with the running totals.
 	Progress func(Summary)
 	// APIGateway configures the apigateway formats.
 	APIGateway APIGateway
+	// FutureHorizon is how far ahead of the time of reading (Now) a
+	// request may be dated: a record dated later is rejected as "time in
+	// the future". Default: DefaultFutureHorizon.
+	FutureHorizon time.Duration
 }
 
 func (c *Config) setDefaults() {
@@ -94,6 +99,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.Now == nil {
 		c.Now = time.Now
+	}
+	if c.FutureHorizon == 0 {
+		c.FutureHorizon = DefaultFutureHorizon
 	}
 }
 
@@ -178,6 +186,9 @@ func New(store keymeter.Store, cfg Config) (*Ingester, error) {
 	streamCommitRows := cfg.CommitRows
 	if streamCommitRows <= 0 {
 		streamCommitRows = 100_000
+	}
+	if cfg.FutureHorizon < 0 {
+		return nil, keymeter.Errorf(keymeter.EINVALID, "the future horizon must be positive (got %s)", cfg.FutureHorizon)
 	}
 	cfg.setDefaults()
 	f, err := lookupFormat(cfg.Format)
@@ -457,6 +468,8 @@ func (wk *worker) read(ctx context.Context, obj *keymeter.Object, rc io.Reader) 
 		return err
 	}
 	source := wk.in.format.Source
+	now := wk.in.cfg.Now()
+	limit := wk.in.futureLimit(now)
 	batch := wk.newBatch(obj)
 	var rejects []keymeter.Reject
 	var lines, lineNo int64
@@ -525,6 +538,9 @@ func (wk *worker) read(ctx context.Context, obj *keymeter.Object, rc io.Reader) 
 			break
 		}
 		ok, perr := parser.Parse(line, &wk.ev)
+		if ok && perr == nil && wk.ev.Time > limit {
+			perr = wk.in.futureError(parser, &wk.ev, now)
+		}
 		if perr != nil {
 			reject(line, perr)
 		} else if ok {

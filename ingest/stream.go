@@ -138,10 +138,14 @@ func (r *streamReader) page(shard string, recs []kinesis.Record, lastSeq string,
 	batch := r.newBatch()
 	var rejects []keymeter.Reject
 	var records int64
+	now := r.in.cfg.Now()
+	limit := r.in.futureLimit(now)
 	handle := func(rec *kinesis.Record, line []byte, err error) error {
 		if err == nil {
 			var ok bool
-			if ok, err = r.parser.Parse(line, &r.ev); ok && err == nil {
+			if ok, err = r.parser.Parse(line, &r.ev); ok && err == nil && r.ev.Time > limit {
+				err = r.in.futureError(r.parser, &r.ev, now)
+			} else if ok && err == nil {
 				r.enc.encode(&r.ev, line, batch)
 				records++
 			}

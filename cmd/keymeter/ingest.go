@@ -35,6 +35,7 @@ type ingestOptions struct {
 	follow      bool
 	interval    time.Duration
 	commitEvery time.Duration
+	now         func() time.Time // the clock; nil for time.Now
 }
 
 func (m *Main) runIngest(ctx context.Context, args []string) error {
@@ -59,7 +60,7 @@ func (m *Main) runIngest(ctx context.Context, args []string) error {
 			"(environment, shared config and credentials files, SSO, instance roles).")
 	var common commonFlags
 	common.register(fs, true)
-	var o ingestOptions
+	o := ingestOptions{now: m.Now}
 	fs.StringVar(&o.format, "format", "cloudfront", "log `format` of the sources: "+strings.Join(ingest.FormatNames(), ", "))
 	fs.BoolVar(&o.asJSON, "json", false, "print the summary as JSON")
 	fs.BoolVar(&o.strict, "strict", false, "exit with status 3 when any line was rejected")
@@ -195,6 +196,8 @@ func (cfg *Config) ingestConfig(o *ingestOptions, secret []byte, progress func(i
 		CommitInterval: o.commitEvery,
 		Progress:       progress,
 		APIGateway:     cfg.APIGateway.ingestConfig(),
+		FutureHorizon:  cfg.futureHorizon(),
+		Now:            o.now,
 	}
 }
 

@@ -71,3 +71,51 @@ func TestIngestSymlinks(t *testing.T) {
 		}
 	}
 }
+
+// TestFutureHorizon rejects requests dated more than the horizon after
+// the time of reading, set by future_horizon or --future-horizon.
+func TestFutureHorizon(t *testing.T) {
+	now := time.Date(2025, 10, 2, 12, 0, 0, 0, time.UTC)
+	gen := loggen.New(loggen.Config{Seed: 5, Start: now, Span: time.Hour, Customers: 1, KeysPerCustomer: 1})
+	log := func(name string, times ...time.Time) string {
+		b := []byte(loggen.Header(loggen.StandardFields))
+		for _, at := range times {
+			var r loggen.Record
+			gen.Next(&r)
+			r.Time = at
+			b = r.AppendLine(b, loggen.StandardFields)
+		}
+		path := filepath.Join(t.TempDir(), name)
+		writeFile(t, path, string(b))
+		return path
+	}
+	c := newCLI(t)
+	c.now = func() time.Time { return now }
+	r := c.run("ingest", "--json", log("a.log", now.Add(-time.Hour), now.Add(30*time.Hour), time.Date(2099, 1, 1, 0, 0, 0, 0, time.UTC)))
+	if sum := decodeSummary(t, r); r.code != 0 || sum.Events != 1 || sum.Rejected != 2 {
+		t.Errorf("default horizon: exit %d, %+v; want 1 event, 2 rejected", r.code, sum)
+	}
+	out := c.ok("rejects", "--format", "csv")
+	if strings.Count(out, `,date,"time in the future: `) != 2 || !strings.Contains(out, "2099-01-01T00:00:00Z is more than 24h ahead of the time of reading, 2025-10-02T12:00:00Z") {
+		t.Errorf("rejects:\n%s", out)
+	}
+
+	r = c.run("ingest", "--json", "--future-horizon", "36h", log("b.log", now.Add(30*time.Hour)))
+	if sum := decodeSummary(t, r); r.code != 0 || sum.Events != 1 || sum.Rejected != 0 {
+		t.Errorf("--future-horizon 36h: exit %d, %+v", r.code, sum)
+	}
+	cfgFile := filepath.Join(t.TempDir(), "keymeter.yaml")
+	writeFile(t, cfgFile, "future_horizon: 2h\n")
+	r = c.run("ingest", "--json", "--config", cfgFile, log("c.log", now.Add(90*time.Minute), now.Add(150*time.Minute)))
+	if sum := decodeSummary(t, r); r.code != 0 || sum.Events != 1 || sum.Rejected != 1 {
+		t.Errorf("future_horizon: 2h: exit %d, %+v", r.code, sum)
+	}
+
+	writeFile(t, cfgFile, "future_horizon: -1h\n")
+	for _, args := range [][]string{{"--future-horizon", "soon"}, {"--future-horizon", "0s"}, {"--config", cfgFile}} {
+		r := c.run(append(append([]string{"ingest"}, args...), log("d.log", now))...)
+		if r.code != exitUsage || !strings.Contains(r.stderr, "future_horizon: ") || !strings.Contains(r.stderr, "positive duration") {
+			t.Errorf("ingest %v: exit %d, stderr %s", args, r.code, r.stderr)
+		}
+	}
+}
