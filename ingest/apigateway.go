@@ -10,7 +10,7 @@ import (
 	"github.com/keymeter/keymeter/format/cloudwatch"
 )
 
-// API Gateway access logs reach keymeter in three shapes, one format
+// API Gateway access logs reach keymeter in three envelopes, one format
 // each. All three store SourceAPIGateway events and deduplicate on the
 // request's ID (extendedRequestId, else requestId, which API Gateway
 // requires in every access log format), so the same request read through
@@ -27,6 +27,11 @@ import (
 //     rejected and the next one read.
 //   - "apigateway-export": CloudWatch Logs export-to-S3 objects of
 //     "<time> <message>" lines.
+//
+// Whichever of the three is asked for, each object is read with the one
+// whose envelope it looks like (Ingester.choose), and a Kinesis record
+// that is gzip with the payload reader: the names differ only in how an
+// object that looks like none of them is read.
 //
 // The request time always comes from the access log line, never from
 // CloudWatch's timestamp. Objects named aws-logs-write-test (the

@@ -1,11 +1,20 @@
 package main
 
 import (
+	"bytes"
+	"context"
+	crand "crypto/rand"
+	"encoding/hex"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/keymeter/keymeter/internal/loggen"
 )
@@ -117,5 +126,91 @@ func TestFutureHorizon(t *testing.T) {
 		if r.code != exitUsage || !strings.Contains(r.stderr, "future_horizon: ") || !strings.Contains(r.stderr, "positive duration") {
 			t.Errorf("ingest %v: exit %d, stderr %s", args, r.code, r.stderr)
 		}
+	}
+}
+
+// s3rverBucket creates a bucket on the s3rver started by
+// scripts/testenv.sh and returns the server's endpoint, the bucket and a
+// function that writes an object into it.
+func s3rverBucket(t *testing.T) (endpoint, bucket string, put func(key string, body []byte)) {
+	endpoint = serverEndpoint(t, "S3_ENDPOINT")
+	awsTestEnv(t)
+	api := awss3.New(awss3.Options{
+		Region: "us-east-1", BaseEndpoint: aws.String(endpoint), UsePathStyle: true,
+		Credentials:                credentials.NewStaticCredentialsProvider("S3RVER", "S3RVER", ""),
+		RequestChecksumCalculation: aws.RequestChecksumCalculationWhenRequired,
+		ResponseChecksumValidation: aws.ResponseChecksumValidationWhenRequired,
+	})
+	var rb [6]byte
+	crand.Read(rb[:])
+	bucket = "keymeter-detect-" + hex.EncodeToString(rb[:])
+	if _, err := api.CreateBucket(context.Background(), &awss3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
+		t.Fatal(err)
+	}
+	return endpoint, bucket, func(key string, body []byte) {
+		t.Helper()
+		_, err := api.PutObject(context.Background(), &awss3.PutObjectInput{
+			Bucket: aws.String(bucket), Key: aws.String(key), Body: bytes.NewReader(body), ContentLength: aws.Int64(int64(len(body))),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// firehosePayloads returns n generated API Gateway requests as a Firehose
+// object of CloudWatch Logs subscription payloads, and how many there
+// are.
+func firehosePayloads(seed uint64, n int) ([]byte, int) {
+	gen := loggen.New(loggen.Config{Seed: seed, Start: time.Date(2025, 10, 1, 0, 0, 0, 0, time.UTC), Span: 24 * time.Hour,
+		Customers: 2, KeysPerCustomer: 1, NoKeyPercent: 10})
+	var evs []loggen.CloudWatchEvent
+	for range n {
+		var r loggen.Record
+		gen.Next(&r)
+		if r.ReachesOrigin() {
+			evs = append(evs, r.CloudWatchEventOf(loggen.APIGatewayOptions{}))
+		}
+	}
+	const group = "API-Gateway-Execution-Logs_a1b2c3d4e5/prod"
+	half := len(evs) / 2
+	obj := loggen.Gzip(append(loggen.CloudWatchControlMessage(), loggen.CloudWatchPayload(group, "s1", evs[:half])...))
+	obj = append(obj, loggen.Gzip(loggen.CloudWatchPayload(group, "s2", evs[half:]))...)
+	return obj, len(evs)
+}
+
+// TestDetectS3 ingests S3 objects of two formats from s3rver: with a
+// --format, the other object is reported with what it looks like and not
+// recorded, so that a run with the right --format reads it; without one,
+// each is read with its own.
+func TestDetectS3(t *testing.T) {
+	endpoint, bucket, put := s3rverBucket(t)
+	payloads, origin := firehosePayloads(7, 300)
+	put("logs/apigw/2025/10/01/00/amazon-apigateway-logs-1-2025-10-01-00-00-00-x", payloads)
+	put("logs/cf/E1.2025-10-01-00.a.gz", gzipBytes(t, standardLog(8, 120)))
+	src := "s3://" + bucket + "/logs/"
+	payloadURI := src + "apigw/2025/10/01/00/amazon-apigateway-logs-1-2025-10-01-00-00-00-x"
+
+	c := newCLI(t)
+	r := c.run("ingest", "--format", "cloudfront", "--endpoint", endpoint, "--json", src)
+	sum := decodeSummary(t, r)
+	if r.code != exitPartial || sum.Read != 1 || sum.Events != 120 || sum.Rejected != 0 || len(sum.Failed) != 1 ||
+		sum.Failed[0].URI != payloadURI ||
+		sum.Failed[0].Reason != "looks like a CloudWatch Logs subscription payload, not a CloudFront standard log; use --format apigateway" {
+		t.Errorf("--format cloudfront: exit %d, %+v", r.code, sum)
+	}
+	r = c.run("ingest", "--format", "apigateway", "--endpoint", endpoint, "--json", src)
+	if sum := decodeSummary(t, r); r.code != 0 || sum.Read != 1 || len(sum.Skipped) != 1 || sum.Events != int64(origin) || sum.Rejected != 0 {
+		t.Errorf("then --format apigateway: exit %d, %+v; want the payloads' %d events", r.code, sum, origin)
+	}
+
+	c = newCLI(t)
+	r = c.run("ingest", "--endpoint", endpoint, "--json", src)
+	if sum := decodeSummary(t, r); r.code != 0 || sum.Read != 2 || sum.Events != int64(origin)+120 || sum.Rejected != 0 {
+		t.Errorf("without --format: exit %d, %+v; want %d events", r.code, sum, origin+120)
+	}
+	out := c.ok("usage", "--from", "2025-10-01", "--to", "2025-10-03", "--by", "source", "--format", "csv")
+	if !strings.Contains(out, "apigateway,"+strconv.Itoa(origin)+",") || !strings.Contains(out, "cloudfront,120,") {
+		t.Errorf("usage by source:\n%s", out)
 	}
 }
