@@ -212,9 +212,11 @@ func TestDetect(t *testing.T) {
 	for name, o := range objs {
 		inputs = append(inputs, input(name, o.data))
 	}
+	// CloudWatch Logs' permission check of an export destination is no log.
+	inputs = append(inputs, input("exports/aws-logs-write-test", []byte("Permission Check Successful")))
 	sum := run(t, db, ingest.Config{}, inputs...)
-	if len(sum.Failed) != 0 || sum.Read != len(objs) {
-		t.Errorf("read %d, failed %v; want %d read", sum.Read, sum.Failed, len(objs))
+	if len(sum.Failed) != 0 || sum.Read != len(objs) || len(sum.Skipped) != 1 {
+		t.Errorf("read %d, failed %v, skipped %v; want %d read, the write test skipped", sum.Read, sum.Failed, sum.Skipped, len(objs))
 	}
 	for name, o := range objs {
 		rec, err := db.FindObject(ctx, input(name, o.data).Object)
