@@ -10,7 +10,7 @@ import (
 	"github.com/keymeter/keymeter/format/cloudwatch"
 )
 
-// API Gateway access logs reach keymeter in three shapes, one format
+// API Gateway access logs reach keymeter in three envelopes, one format
 // each. All three store SourceAPIGateway events and deduplicate on the
 // request's ID (extendedRequestId, else requestId, which API Gateway
 // requires in every access log format), so the same request read through
@@ -27,6 +27,11 @@ import (
 //     rejected and the next one read.
 //   - "apigateway-export": CloudWatch Logs export-to-S3 objects of
 //     "<time> <message>" lines.
+//
+// Whichever of the three is asked for, each object is read with the one
+// whose envelope it looks like (Ingester.choose), and a Kinesis record
+// that is gzip with the payload reader: the names differ only in how an
+// object that looks like none of them is read.
 //
 // The request time always comes from the access log line, never from
 // CloudWatch's timestamp. Objects named aws-logs-write-test (the
@@ -107,6 +112,7 @@ func (a *APIGateway) Validate() error {
 // moves the values keymeter.Event has fields for out of apigateway.Extra.
 type apigwParser struct {
 	json, clf *apigateway.Parser // nil when the template rules them out
+	last      *apigateway.Parser // the one that parsed the last record
 }
 
 func newAPIGatewayParser(cfg *Config) (Parser, error) {
@@ -130,6 +136,7 @@ func (p *apigwParser) Parse(record []byte, ev *keymeter.Event) (bool, error) {
 	if p.json != nil && (p.clf == nil || startsJSON(record)) {
 		ap = p.json
 	}
+	p.last = ap
 	ok, err := ap.Parse(record, ev)
 	if !ok || err != nil {
 		return ok, err
@@ -145,6 +152,14 @@ func (p *apigwParser) Parse(record []byte, ev *keymeter.Event) (bool, error) {
 	f[keymeter.FieldIdentity] = x.Identity
 	f[keymeter.FieldAPIKey] = x.APIKey
 	return true, nil
+}
+
+// TimeField names the key the last record's time was read from.
+func (p *apigwParser) TimeField() string {
+	if p.last == nil {
+		return "requestTime"
+	}
+	return p.last.TimeField()
 }
 
 // startsJSON reports whether a record's first non-blank byte is '{'.
@@ -176,6 +191,9 @@ func (p *exportParser) Parse(record []byte, ev *keymeter.Event) (bool, error) {
 	}
 	return p.line.Parse(msg, ev)
 }
+
+// TimeField names the key the last record's time was read from.
+func (p *exportParser) TimeField() string { return p.line.TimeField() }
 
 func trimBlank(b []byte) []byte {
 	for len(b) > 0 && (b[len(b)-1] == '\n' || b[len(b)-1] == '\r' || b[len(b)-1] == ' ') {

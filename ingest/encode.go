@@ -41,15 +41,21 @@ var redactable = [...]keymeter.Field{
 	keymeter.FieldQuery, keymeter.FieldURIStem, keymeter.FieldReferer, keymeter.FieldCookie,
 }
 
+// newEncoder returns an encoder for the format asked for.
 func (in *Ingester) newEncoder(keys *keyFinder) *encoder {
+	return in.newEncoderFor(keys, in.format)
+}
+
+// newEncoderFor returns an encoder of events of format f.
+func (in *Ingester) newEncoderFor(keys *keyFinder, f Format) *encoder {
 	e := &encoder{
-		source: in.format.Source,
-		layout: keymeter.LayoutOf(in.format.Source),
+		source: f.Source,
+		layout: keymeter.LayoutOf(f.Source),
 		keys:   keys,
 		idSeed: in.idSeed,
 		sent:   make(map[uint64]struct{}),
 	}
-	if in.format.HeaderKeys {
+	if f.HeaderKeys {
 		e.keyHeader = in.cfg.KeyHeader
 	}
 	if e.source == keymeter.SourceAPIGateway {

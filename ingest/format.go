@@ -80,10 +80,15 @@ func FormatNames() []string {
 	return names
 }
 
-// lookupFormat returns the format with the given name.
+// detect is the format of a run that detects each object's format: it
+// has no parser of its own (see Ingester.choose), and skips the objects
+// the API Gateway formats skip, which are not logs.
+var detect = Format{Skip: skipWriteTest}
+
+// lookupFormat returns the format with the given name; "" is detect.
 func lookupFormat(name string) (Format, error) {
 	if name == "" {
-		name = "cloudfront"
+		return detect, nil
 	}
 	f, ok := formats[name]
 	if !ok {

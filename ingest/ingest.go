@@ -38,7 +38,10 @@ type Input struct {
 // Config tunes an ingest run. The zero value uses the defaults.
 type Config struct {
 	// Format is the name of the log format of the inputs (see
-	// FormatNames). Default: "cloudfront".
+	// FormatNames). Default: "", each object is read with the format it
+	// looks like (see detect.go); a stream (RunStream) is read as
+	// "cloudfront-realtime". With a format named, an object that looks
+	// like another format is refused (Summary.Failed) and not recorded.
 	Format string
 	// KeyParams are the query-string parameters that carry the API key, in
 	// order of precedence. Default: DefaultKeyParams.
@@ -64,13 +67,18 @@ type Config struct {
 	// CommitInterval is, for streams, the longest time read records wait
 	// for a commit. Default: 1 s.
 	CommitInterval time.Duration
-	// Now returns the current time; it stamps rejects. Default: time.Now.
+	// Now returns the current time; it stamps rejects and bounds the time
+	// of requests (FutureHorizon). Default: time.Now.
 	Now func() time.Time
 	// Progress, when set, is called from the writer goroutine after each
 	// batch with the running totals.
 	Progress func(Summary)
 	// APIGateway configures the apigateway formats.
 	APIGateway APIGateway
+	// FutureHorizon is how far ahead of the time of reading (Now) a
+	// request may be dated: a record dated later is rejected as "time in
+	// the future". Default: DefaultFutureHorizon.
+	FutureHorizon time.Duration
 }
 
 func (c *Config) setDefaults() {
@@ -94,6 +102,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.Now == nil {
 		c.Now = time.Now
+	}
+	if c.FutureHorizon == 0 {
+		c.FutureHorizon = DefaultFutureHorizon
 	}
 }
 
@@ -145,7 +156,10 @@ type Failed struct {
 type Ingester struct {
 	store  keymeter.Store
 	cfg    Config
-	format Format
+	format Format // the format asked for; without NewParser when detecting
+	// rtFields is the number of configured real-time log fields, which
+	// real-time records must have to be detected as such.
+	rtFields int
 
 	mu      sync.Mutex
 	claimed map[string]string // digest to URI of the objects read in this run
@@ -179,18 +193,30 @@ func New(store keymeter.Store, cfg Config) (*Ingester, error) {
 	if streamCommitRows <= 0 {
 		streamCommitRows = 100_000
 	}
+	if cfg.FutureHorizon < 0 {
+		return nil, keymeter.Errorf(keymeter.EINVALID, "the future horizon must be positive (got %s)", cfg.FutureHorizon)
+	}
 	cfg.setDefaults()
 	f, err := lookupFormat(cfg.Format)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := f.NewParser(&cfg); err != nil {
-		return nil, err
+	// Check the configuration of every format that may read the inputs.
+	for _, name := range FormatNames() {
+		if g := formats[name]; g.Name == f.Name || f.NewParser == nil {
+			if _, err := g.NewParser(&cfg); err != nil {
+				return nil, err
+			}
+		}
 	}
 	if err := checkHeaderName(cfg.KeyHeader); err != nil {
 		return nil, err
 	}
-	return &Ingester{store: store, cfg: cfg, format: f, streamCommitRows: streamCommitRows, idSeed: recordIDSeed(cfg.Secret)}, nil
+	in := &Ingester{store: store, cfg: cfg, format: f, streamCommitRows: streamCommitRows, idSeed: recordIDSeed(cfg.Secret)}
+	if rt, err := cloudfrontrt.NewParser(cfg.RealtimeFields); err == nil {
+		in.rtFields = len(rt.Fields())
+	}
+	return in, nil
 }
 
 // message is what workers send the writer goroutine.
@@ -374,20 +400,30 @@ type worker struct {
 	in     *Ingester
 	msgs   chan<- message
 	free   chan *keymeter.Batch
-	enc    *encoder
+	cur    Format   // the format of the object being read
+	enc    *encoder // cur's encoder
+	encs   map[keymeter.Source]*encoder
 	keys   *keyFinder
 	ev     keymeter.Event
 	redact []byte
 }
 
 func (in *Ingester) newWorker(msgs chan<- message, free chan *keymeter.Batch) *worker {
-	keys := newKeyFinder(in.cfg.KeyParams, in.cfg.Secret)
 	return &worker{
 		in:   in,
 		msgs: msgs,
 		free: free,
-		keys: keys,
-		enc:  in.newEncoder(keys),
+		keys: newKeyFinder(in.cfg.KeyParams, in.cfg.Secret),
+		encs: map[keymeter.Source]*encoder{},
+	}
+}
+
+// use makes f the format of the object being read.
+func (wk *worker) use(f Format) {
+	wk.cur = f
+	if wk.enc = wk.encs[f.Source]; wk.enc == nil {
+		wk.enc = wk.in.newEncoderFor(wk.keys, f)
+		wk.encs[f.Source] = wk.enc
 	}
 }
 
@@ -452,11 +488,30 @@ func skipReason(obj keymeter.Object, prev *keymeter.ObjectRecord) string {
 // read parses an object's records and sends them on in batches.
 func (wk *worker) read(ctx context.Context, obj *keymeter.Object, rc io.Reader) error {
 	rec := &keymeter.ObjectRecord{Object: *obj, Status: keymeter.ObjectComplete}
-	parser, err := wk.in.format.NewParser(&wk.in.cfg)
+	// Decompress, and recognise the format from a prefix of the content,
+	// peeked through the buffer the records are then read from.
+	br := bufio.NewReaderSize(rc, 64<<10)
+	src, derr := decompress(br)
+	var content *bufio.Reader
+	f := wk.in.format
+	if derr == nil {
+		content = bufio.NewReaderSize(&stickyReader{r: src}, 256<<10)
+		prefix, _ := content.Peek(sniffLen) // a read error comes back while reading
+		var why string
+		if f, why = wk.in.choose(sniff(prefix, wk.in.rtFields)); why != "" {
+			return wk.send(ctx, message{fail: &Failed{URI: obj.URI, Reason: why}})
+		}
+	} else if f.NewParser == nil {
+		f = formats["cloudfront"]
+	}
+	wk.use(f)
+	parser, err := f.NewParser(&wk.in.cfg)
 	if err != nil {
 		return err
 	}
-	source := wk.in.format.Source
+	source := f.Source
+	now := wk.in.cfg.Now()
+	limit := wk.in.futureLimit(now)
 	batch := wk.newBatch(obj)
 	var rejects []keymeter.Reject
 	var lines, lineNo int64
@@ -496,15 +551,13 @@ func (wk *worker) read(ctx context.Context, obj *keymeter.Object, rc io.Reader) 
 		rec.Lines++
 	}
 
-	br := bufio.NewReaderSize(rc, 64<<10)
-	src, err := decompress(br)
-	if err != nil {
-		rec.Status, rec.Error = keymeter.ObjectPartial, "unreadable: "+readError(err)
+	if derr != nil {
+		rec.Status, rec.Error = keymeter.ObjectPartial, "unreadable: "+readError(derr)
 		return flush(true)
 	}
-	var records RecordReader = lineRecords{newLineReader(src)}
-	if wk.in.format.NewRecords != nil {
-		records = wk.in.format.NewRecords(src)
+	var records RecordReader = lineRecords{newLineReaderFrom(content)}
+	if f.NewRecords != nil {
+		records = f.NewRecords(content)
 	}
 	for {
 		line, err := records.Next()
@@ -525,6 +578,9 @@ func (wk *worker) read(ctx context.Context, obj *keymeter.Object, rc io.Reader) 
 			break
 		}
 		ok, perr := parser.Parse(line, &wk.ev)
+		if ok && perr == nil && wk.ev.Time > limit {
+			perr = wk.in.futureError(parser, &wk.ev, now)
+		}
 		if perr != nil {
 			reject(line, perr)
 		} else if ok {
@@ -543,7 +599,7 @@ func (wk *worker) read(ctx context.Context, obj *keymeter.Object, rc io.Reader) 
 
 func (wk *worker) newBatch(obj *keymeter.Object) *keymeter.Batch {
 	b := <-wk.free
-	b.Source = wk.in.format.Source
+	b.Source = wk.cur.Source
 	b.Object = obj
 	return b
 }
@@ -564,6 +620,23 @@ func (wk *worker) redactLine(line []byte) string {
 	}
 	wk.redact = out
 	return string(out)
+}
+
+// stickyReader returns the first error of r again on every later read,
+// so that an error a peek consumed comes back to the reader of the
+// records.
+type stickyReader struct {
+	r   io.Reader
+	err error
+}
+
+func (s *stickyReader) Read(p []byte) (int, error) {
+	if s.err != nil {
+		return 0, s.err
+	}
+	n, err := s.r.Read(p)
+	s.err = err
+	return n, err
 }
 
 // digestOf returns "sha256:<hex>" of an input's bytes.

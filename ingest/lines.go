@@ -25,7 +25,13 @@ type lineReader struct {
 }
 
 func newLineReader(r io.Reader) *lineReader {
-	return &lineReader{r: bufio.NewReaderSize(r, 256<<10)}
+	return newLineReaderFrom(bufio.NewReaderSize(r, 256<<10))
+}
+
+// newLineReaderFrom reads the lines of br, whose buffer holds the
+// longest line read without copying.
+func newLineReaderFrom(br *bufio.Reader) *lineReader {
+	return &lineReader{r: br}
 }
 
 // next returns the next line without its terminator, valid until the next

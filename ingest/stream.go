@@ -77,7 +77,11 @@ func (in *Ingester) RunStream(ctx context.Context, s Stream) (*Summary, error) {
 	if !ok {
 		return nil, keymeter.Errorf(keymeter.EINVALID, "this store cannot keep stream checkpoints")
 	}
-	parser, err := in.format.NewParser(&in.cfg)
+	f := in.format
+	if f.NewParser == nil {
+		f = formats["cloudfront-realtime"] // what CloudFront writes to Kinesis
+	}
+	parser, err := f.NewParser(&in.cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -96,7 +100,7 @@ func (in *Ingester) RunStream(ctx context.Context, s Stream) (*Summary, error) {
 	}()
 	keys := newKeyFinder(in.cfg.KeyParams, in.cfg.Secret)
 	r := &streamReader{
-		ctx: readCtx, in: in, stream: s.Name(), parser: parser, keys: keys, enc: in.newEncoder(keys),
+		ctx: readCtx, in: in, format: f, stream: s.Name(), parser: parser, keys: keys, enc: in.newEncoderFor(keys, f),
 		msgs: msgs, free: free, obj: &keymeter.Object{URI: "kinesis://" + s.Name()},
 	}
 	rerr := s.ReadAll(readCtx, checkpoints, r.page)
@@ -113,11 +117,17 @@ func (in *Ingester) RunStream(ctx context.Context, s Stream) (*Summary, error) {
 	return sum, nil
 }
 
+// isGzip reports whether b starts with the gzip magic number.
+func isGzip(b []byte) bool {
+	return len(b) >= 2 && b[0] == 0x1f && b[1] == 0x8b
+}
+
 // streamReader parses and encodes pages of records; ReadAll calls page
 // from one goroutine at a time.
 type streamReader struct {
 	ctx     context.Context // done when reading must stop
 	in      *Ingester
+	format  Format
 	stream  string
 	parser  Parser
 	keys    *keyFinder
@@ -138,10 +148,14 @@ func (r *streamReader) page(shard string, recs []kinesis.Record, lastSeq string,
 	batch := r.newBatch()
 	var rejects []keymeter.Reject
 	var records int64
+	now := r.in.cfg.Now()
+	limit := r.in.futureLimit(now)
 	handle := func(rec *kinesis.Record, line []byte, err error) error {
 		if err == nil {
 			var ok bool
-			if ok, err = r.parser.Parse(line, &r.ev); ok && err == nil {
+			if ok, err = r.parser.Parse(line, &r.ev); ok && err == nil && r.ev.Time > limit {
+				err = r.in.futureError(r.parser, &r.ev, now)
+			} else if ok && err == nil {
 				r.enc.encode(&r.ev, line, batch)
 				records++
 			}
@@ -179,7 +193,13 @@ func (r *streamReader) page(shard string, recs []kinesis.Record, lastSeq string,
 // rejects what it could not read, and reading goes on with the next
 // Kinesis record: one bad record never stops a stream.
 func (r *streamReader) eachRecord(rec *kinesis.Record, fn func(*kinesis.Record, []byte, error) error) error {
-	if r.in.format.NewRecords == nil {
+	newRecords := r.format.NewRecords
+	if newRecords == nil && r.format.Source == keymeter.SourceAPIGateway && isGzip(rec.Data) {
+		// API Gateway's lines reach Kinesis only through a CloudWatch
+		// Logs subscription: one gzip payload per record.
+		newRecords = newCloudWatchRecords
+	}
+	if newRecords == nil {
 		for data := rec.Data; len(data) > 0; {
 			line := data
 			if i := bytes.IndexByte(data, '\n'); i >= 0 {
@@ -194,11 +214,11 @@ func (r *streamReader) eachRecord(rec *kinesis.Record, fn func(*kinesis.Record, 
 		return nil
 	}
 	if r.records == nil {
-		r.records = r.in.format.NewRecords(bytes.NewReader(rec.Data))
+		r.records = newRecords(bytes.NewReader(rec.Data))
 	} else if rs, ok := r.records.(interface{ Reset(io.Reader) }); ok {
 		rs.Reset(bytes.NewReader(rec.Data))
 	} else {
-		r.records = r.in.format.NewRecords(bytes.NewReader(rec.Data))
+		r.records = newRecords(bytes.NewReader(rec.Data))
 	}
 	for {
 		line, err := r.records.Next()
@@ -217,7 +237,7 @@ func (r *streamReader) eachRecord(rec *kinesis.Record, fn func(*kinesis.Record, 
 
 func (r *streamReader) newBatch() *keymeter.Batch {
 	b := <-r.free
-	b.Source = r.in.format.Source
+	b.Source = r.format.Source
 	b.Object = r.obj
 	return b
 }
@@ -244,7 +264,7 @@ func (r *streamReader) send(m streamMsg) error {
 // and Line is 1.
 func (r *streamReader) reject(shard, seq string, line []byte, err error) keymeter.Reject {
 	rj := keymeter.Reject{
-		Source: r.in.format.Source, Object: "kinesis://" + r.stream + "/" + shard + "#" + seq, Line: 1,
+		Source: r.format.Source, Object: "kinesis://" + r.stream + "/" + shard + "#" + seq, Line: 1,
 		Reason: err.Error(), At: r.in.cfg.Now().UTC(),
 	}
 	var pe *keymeter.ParseError

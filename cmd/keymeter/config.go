@@ -51,6 +51,10 @@ type Config struct {
 	// RealtimeFields are the fields of the CloudFront real-time log
 	// configuration, in any order; empty means all documented fields.
 	RealtimeFields []string `yaml:"realtime_fields"`
+	// FutureHorizon is how far ahead of the time of reading a request may
+	// be dated ("24h"); later ones are rejected as "time in the future".
+	// Default: 24h.
+	FutureHorizon string `yaml:"future_horizon"`
 
 	path string // the config file read, if any
 }
@@ -80,6 +84,7 @@ type commonFlags struct {
 	keyParams string
 	keyHeader string
 	fields    string
+	horizon   string
 }
 
 func (c *commonFlags) register(fs *flag.FlagSet, withKeyParams bool) {
@@ -89,6 +94,7 @@ func (c *commonFlags) register(fs *flag.FlagSet, withKeyParams bool) {
 		fs.StringVar(&c.keyParams, "key-param", "", "comma-separated query `parameters` that carry the API key (default cf_api_key,api_key,apikey)")
 		fs.StringVar(&c.keyHeader, "key-header", "", "request `header` that carries the API key in real-time logs, before the query string (default x-api-key)")
 		fs.StringVar(&c.fields, "fields", "", "comma-separated `fields` of the real-time log configuration, in any order (default: all documented fields)")
+		fs.StringVar(&c.horizon, "future-horizon", "", "reject requests dated more than this `duration` after the time of reading (default 24h)")
 	}
 }
 
@@ -135,6 +141,9 @@ func (c *commonFlags) load(getenv func(string) string) (*Config, error) {
 	if c.fields != "" {
 		cfg.RealtimeFields = splitList(c.fields)
 	}
+	if c.horizon != "" {
+		cfg.FutureHorizon = c.horizon
+	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -169,6 +178,11 @@ func (cfg *Config) Validate() error {
 	if cfg.BillingGrace != "" {
 		if d, err := time.ParseDuration(cfg.BillingGrace); err != nil || d < 0 {
 			problems = append(problems, fmt.Sprintf("billing_grace: %q is not a duration such as 24h or 90m", cfg.BillingGrace))
+		}
+	}
+	if cfg.FutureHorizon != "" {
+		if d, err := time.ParseDuration(cfg.FutureHorizon); err != nil || d <= 0 {
+			problems = append(problems, fmt.Sprintf("future_horizon: %q is not a positive duration such as 24h or 90m", cfg.FutureHorizon))
 		}
 	}
 	for i, p := range cfg.KeyParams {
@@ -213,6 +227,13 @@ func splitList(s string) []string {
 		}
 	}
 	return out
+}
+
+// futureHorizon returns the future_horizon setting; 0 for the default.
+// The setting was validated.
+func (cfg *Config) futureHorizon() time.Duration {
+	d, _ := time.ParseDuration(cfg.FutureHorizon)
+	return d
 }
 
 // storePath is the DuckDB file in the data directory.

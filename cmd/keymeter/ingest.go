@@ -35,6 +35,7 @@ type ingestOptions struct {
 	follow      bool
 	interval    time.Duration
 	commitEvery time.Duration
+	now         func() time.Time // the clock; nil for time.Now
 }
 
 func (m *Main) runIngest(ctx context.Context, args []string) error {
@@ -44,11 +45,14 @@ func (m *Main) runIngest(ctx context.Context, args []string) error {
 			"kinesis://STREAM, a Kinesis data stream (read from where the last run stopped;\n"+
 			"alone, and --format then defaults to cloudfront-realtime). Files and objects\n"+
 			"may be plain or gzip.\n\n"+
-			"Formats: cloudfront (standard logs, the default); cloudfront-realtime (real-time\n"+
-			"logs, also as Firehose delivers them); apigateway (API Gateway access log\n"+
-			"lines); apigateway-cloudwatch (CloudWatch Logs subscription payloads, as\n"+
-			"Kinesis, Lambda or Firehose deliver them); apigateway-export (CloudWatch Logs\n"+
-			"exports to S3).\n\n"+
+			"Formats: cloudfront (standard logs); cloudfront-realtime (real-time logs, also as\n"+
+			"Firehose delivers them); apigateway (API Gateway access logs in every envelope:\n"+
+			"lines, CloudWatch Logs subscription payloads as Kinesis, Lambda or Firehose\n"+
+			"deliver them, and CloudWatch Logs exports to S3; apigateway-cloudwatch and\n"+
+			"apigateway-export are other names for it). Without --format, each file or\n"+
+			"object is read with the format it looks like; with one, a file that looks like\n"+
+			"another format is reported, not read, and read by a later run with the right\n"+
+			"--format.\n\n"+
 			"Each request is counted once, however often its line, file or record is\n"+
 			"ingested. Bad lines are rejected, counted and kept (see keymeter rejects);\n"+
 			"unreadable files are reported and the others still ingested, and the command\n"+
@@ -59,8 +63,8 @@ func (m *Main) runIngest(ctx context.Context, args []string) error {
 			"(environment, shared config and credentials files, SSO, instance roles).")
 	var common commonFlags
 	common.register(fs, true)
-	var o ingestOptions
-	fs.StringVar(&o.format, "format", "cloudfront", "log `format` of the sources: "+strings.Join(ingest.FormatNames(), ", "))
+	o := ingestOptions{now: m.Now}
+	fs.StringVar(&o.format, "format", "", "log `format` of the sources: "+strings.Join(ingest.FormatNames(), ", ")+" (default: detected per file or object; cloudfront-realtime for kinesis://)")
 	fs.BoolVar(&o.asJSON, "json", false, "print the summary as JSON")
 	fs.BoolVar(&o.strict, "strict", false, "exit with status 3 when any line was rejected")
 	fs.IntVar(&o.workers, "workers", 0, "files read in parallel (default: one per CPU)")
@@ -86,7 +90,7 @@ func (m *Main) runIngest(ctx context.Context, args []string) error {
 	if src.stream != "" && !formatSet {
 		o.format = "cloudfront-realtime"
 	}
-	if !slices.Contains(ingest.FormatNames(), o.format) {
+	if o.format != "" && !slices.Contains(ingest.FormatNames(), o.format) {
 		return &usageError{msg: fmt.Sprintf("ingest: unknown --format %q (want %s)", o.format, strings.Join(ingest.FormatNames(), ", "))}
 	}
 	switch {
@@ -195,6 +199,8 @@ func (cfg *Config) ingestConfig(o *ingestOptions, secret []byte, progress func(i
 		CommitInterval: o.commitEvery,
 		Progress:       progress,
 		APIGateway:     cfg.APIGateway.ingestConfig(),
+		FutureHorizon:  cfg.futureHorizon(),
+		Now:            o.now,
 	}
 }
 

@@ -357,6 +357,17 @@ func (p *Parser) fill(ev *keymeter.Event) error {
 	return nil
 }
 
+// TimeField returns the name of the key (or, for CLF, the $context
+// variable) the last record's time was read from: the epoch key when it
+// had a value, else the CLF-time key. Reject reasons about the time name
+// it.
+func (p *Parser) TimeField() string {
+	if !isNull(p.vals[sRequestTimeEpoch]) {
+		return p.name(sRequestTimeEpoch)
+	}
+	return p.name(sRequestTime)
+}
+
 func (p *Parser) fieldError(s slot, err error) error {
 	return &keymeter.ParseError{Field: p.name(s), Err: err}
 }
