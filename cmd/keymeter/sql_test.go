@@ -12,6 +12,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -19,6 +20,7 @@ import (
 	"time"
 
 	"github.com/keymeter/keymeter/internal/loggen"
+	"github.com/keymeter/keymeter/store/duckdb"
 )
 
 // logFile writes n generated requests as a CloudFront log and returns
@@ -409,6 +411,86 @@ func TestSQLTable(t *testing.T) {
 	if len(lines) != n+1 || lines[1] != "a  0" || lines[n] != fmt.Sprintf("wider value  %d", n-1) {
 		t.Errorf("%d lines: %q ... %q", len(lines), lines[1], lines[len(lines)-1])
 	}
+}
+
+// TestHelperHoldStore is not a test: TestStoreBusy runs the test binary
+// as a second process that holds the store open (read-only or for
+// writing) until its standard input closes.
+func TestHelperHoldStore(t *testing.T) {
+	path, mode := os.Getenv("KEYMETER_TEST_HOLD"), os.Getenv("KEYMETER_TEST_HOLD_MODE")
+	if path == "" {
+		t.Skip("a helper for TestStoreBusy")
+	}
+	db, err := duckdb.Open(context.Background(), path, duckdb.Options{ReadOnly: mode == "read"})
+	if err != nil {
+		fmt.Println("error:", err)
+		os.Exit(1)
+	}
+	fmt.Println("holding")
+	io.Copy(io.Discard, os.Stdin)
+	db.Close()
+	os.Exit(0)
+}
+
+// holdStore starts a second process that holds the store open in mode
+// (read or write) and returns its process ID and a function that lets it
+// go.
+func holdStore(t *testing.T, c *cli, mode string) (int, func()) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperHoldStore$")
+	cmd.Env = append(os.Environ(), "KEYMETER_TEST_HOLD="+filepath.Join(c.data, "keymeter.duckdb"), "KEYMETER_TEST_HOLD_MODE="+mode)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if line != "holding\n" {
+		stdin.Close()
+		cmd.Wait()
+		t.Fatalf("the helper process did not open the store: %q %v", line, err)
+	}
+	release := func() {
+		stdin.Close()
+		if err := cmd.Wait(); err != nil {
+			t.Errorf("helper: %v", err)
+		}
+	}
+	return cmd.Process.Pid, release
+}
+
+// TestStoreBusy checks both directions of DuckDB's file lock with a real
+// second process: a reader (a running keymeter sql, usage, ...) makes
+// ingest fail with exit 4, and a writer makes keymeter sql fail the same
+// way; each message says which, and names the process.
+func TestStoreBusy(t *testing.T) {
+	c := newCLI(t)
+	sqlStore(t, c, 10)
+	logs := logFile(t, 10, 5)
+
+	pid, release := holdStore(t, c, "read")
+	r := c.run("ingest", logs)
+	release()
+	if r.code != exitConflict || !strings.Contains(r.stderr, "keymeter sql") || !strings.Contains(r.stderr, fmt.Sprintf("PID %d", pid)) {
+		t.Errorf("ingest while another process reads: exit %d, %q; want exit %d, a word on keymeter sql and PID %d", r.code, r.stderr, exitConflict, pid)
+	}
+
+	pid, release = holdStore(t, c, "write")
+	r = c.run("sql", "SELECT 1")
+	release()
+	if r.code != exitConflict || !strings.Contains(r.stderr, "being written") || !strings.Contains(r.stderr, fmt.Sprintf("PID %d", pid)) {
+		t.Errorf("sql while another process writes: exit %d, %q; want exit %d, \"being written\" and PID %d", r.code, r.stderr, exitConflict, pid)
+	}
+
+	// Once the other process is gone, both work.
+	c.ok("ingest", logs)
+	c.ok("sql", "SELECT 1")
 }
 
 // TestSQLUpgradesStore runs keymeter sql first on a store made by the

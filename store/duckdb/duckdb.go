@@ -187,13 +187,25 @@ func (s *DB) sandbox(ctx context.Context) error {
 	return nil
 }
 
-// openError explains the common ways opening fails.
+// openError explains the common ways opening fails. DuckDB's file lock
+// lets one process write or any number read, never both: a writer is
+// refused while another process reads (a long keymeter sql), and a reader
+// while another process writes.
 func openError(path string, readOnly bool, err error) error {
 	msg := err.Error()
-	if strings.Contains(msg, "Could not set lock") || strings.Contains(msg, "Conflicting lock") {
-		return keymeter.Errorf(keymeter.ECONFLICT, "the store %s is in use by another keymeter process (DuckDB allows one writer); wait for it to finish", path)
+	if !strings.Contains(msg, "Could not set lock") && !strings.Contains(msg, "Conflicting lock") {
+		return fmt.Errorf("open store %s: %w", path, err)
 	}
-	return fmt.Errorf("open store %s: %w", path, err)
+	holder := "another keymeter process"
+	if i := strings.Index(msg, "(PID "); i >= 0 {
+		if j := strings.IndexByte(msg[i:], ')'); j > 0 {
+			holder += " " + msg[i:i+j+1]
+		}
+	}
+	if readOnly {
+		return keymeter.Errorf(keymeter.ECONFLICT, "the store %s is being written by %s, an ingest or a keys import: DuckDB lets one process write or several read, never both; wait for it to finish", path, holder)
+	}
+	return keymeter.Errorf(keymeter.ECONFLICT, "the store %s is in use by %s: another ingest, or a reader such as a running keymeter sql; DuckDB lets one process write or several read, never both; wait for it to finish", path, holder)
 }
 
 // migrate creates or checks the schema, and upgrades a store written by
