@@ -117,15 +117,46 @@ type Store interface {
 	io.Closer
 }
 
-// Table is the result of an ad-hoc query: named columns and rows of
-// values (nil, bool, int64, uint64, *big.Int, float64, string, []byte,
-// time.Time, or a decimal rendered as string).
+// SQLQuerier runs ad-hoc SQL over a store's tables and views.
+type SQLQuerier interface {
+	// StreamSQL runs one read query and hands its result to w as it is
+	// read, so that memory stays bounded whatever the result's size. A
+	// query that is not a single read (one that writes, reads files that
+	// are not the store's, attaches, loads, sets, ...) is refused with an
+	// EINVALID error before it runs, as is invalid SQL. An error returned
+	// by w stops the query and is returned.
+	StreamSQL(ctx context.Context, query string, w RowWriter) error
+}
+
+// RowWriter receives the result of an ad-hoc query as it streams: Begin
+// once with the column names, then Row once per row, in order.
+//
+// Row's values hold one value per column: nil (NULL), bool, int64,
+// uint64, *big.Int, float64, string, []byte, time.Time (in UTC), a
+// decimal as a string with its scale ("12.50"), or a json.RawMessage
+// (lists, structs, maps and JSON values). The slice is reused for the
+// next row; the values in it are the callee's to keep.
+type RowWriter interface {
+	Begin(columns []string) error
+	Row(values []any) error
+}
+
+// Table is the result of an ad-hoc query held in memory: named columns
+// and rows of values (of the types RowWriter lists). It is a RowWriter,
+// for results known to be small; stream the others.
 type Table struct {
 	Columns []string
 	Rows    [][]any
 }
 
-// SQLQuerier runs read-only SQL over a store's tables and views.
-type SQLQuerier interface {
-	QuerySQL(ctx context.Context, query string) (*Table, error)
+// Begin implements RowWriter.
+func (t *Table) Begin(columns []string) error {
+	t.Columns = columns
+	return nil
+}
+
+// Row implements RowWriter: it keeps a copy of values.
+func (t *Table) Row(values []any) error {
+	t.Rows = append(t.Rows, append([]any(nil), values...))
+	return nil
 }

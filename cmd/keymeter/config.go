@@ -248,6 +248,13 @@ func (cfg *Config) secretPath() string {
 
 // openStore opens the store, creating the data directory when writable.
 func (cfg *Config) openStore(ctx context.Context, readOnly bool) (*duckdb.DB, error) {
+	return cfg.openStoreWith(ctx, duckdb.Options{ReadOnly: readOnly, MemoryLimit: cfg.MemoryLimit})
+}
+
+// openStoreWith opens the store with opts (ReadOnly or Sandbox to read),
+// upgrading a store written by an older keymeter first.
+func (cfg *Config) openStoreWith(ctx context.Context, opts duckdb.Options) (*duckdb.DB, error) {
+	readOnly := opts.ReadOnly || opts.Sandbox
 	if readOnly {
 		if _, err := os.Stat(cfg.storePath()); errors.Is(err, fs.ErrNotExist) {
 			return nil, keymeter.Errorf(keymeter.ENOTFOUND, "no store in %s: run keymeter ingest first (or pass --data)", cfg.Data)
@@ -255,21 +262,18 @@ func (cfg *Config) openStore(ctx context.Context, readOnly bool) (*duckdb.DB, er
 	} else if err := os.MkdirAll(cfg.Data, 0o750); err != nil {
 		return nil, fmt.Errorf("create data directory: %w", err)
 	}
-	opts := duckdb.Options{ReadOnly: readOnly, MemoryLimit: cfg.MemoryLimit}
 	db, err := duckdb.Open(ctx, cfg.storePath(), opts)
 	var up *duckdb.UpgradeError
 	if readOnly && errors.As(err, &up) {
 		// A store written by an older keymeter is upgraded by the first
 		// command that opens it, even one that only reads.
-		opts.ReadOnly = false
-		db, err = duckdb.Open(ctx, cfg.storePath(), opts)
+		db, err = duckdb.Open(ctx, cfg.storePath(), duckdb.Options{MemoryLimit: opts.MemoryLimit})
 		if err != nil {
 			return nil, err
 		}
 		if err := db.Close(); err != nil {
 			return nil, fmt.Errorf("upgrade store: %w", err)
 		}
-		opts.ReadOnly = true
 		db, err = duckdb.Open(ctx, cfg.storePath(), opts)
 	}
 	return db, err

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/keymeter/keymeter/store/duckdb"
 )
 
 func (m *Main) runSQL(ctx context.Context, args []string) error {
@@ -13,6 +15,9 @@ func (m *Main) runSQL(ctx context.Context, args []string) error {
 			"division). Views: cloudfront_logs (the columns of AWS's Athena table for\n"+
 			"CloudFront standard logs, with year/month/day partitions) and events (every\n"+
 			"source, normalised). API keys appear as fingerprints, never as keys.\n"+
+			"Only one read query runs (SELECT, WITH, FROM, VALUES, DESCRIBE, SHOW,\n"+
+			"SUMMARIZE), over the store's own tables and views: no file is written, and\n"+
+			"none but the store's is read. Rows are printed as they are read.\n"+
 			"QUERY - reads the query from standard input.")
 	var common commonFlags
 	common.register(fs, false)
@@ -32,22 +37,22 @@ func (m *Main) runSQL(ctx context.Context, args []string) error {
 		}
 		query = string(b)
 	}
-	db, err := m.openReadOnly(ctx, &common)
+	cfg, err := common.load(m.Getenv)
+	if err != nil {
+		return err
+	}
+	// The store opens sandboxed: DuckDB itself refuses to write, to read
+	// other files, to attach, load or reconfigure. (The lake's directory
+	// will go in AllowedDirs.)
+	db, err := cfg.openStoreWith(ctx, duckdb.Options{Sandbox: true, MemoryLimit: cfg.MemoryLimit})
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	t, err := db.QuerySQL(ctx, query)
-	if err != nil {
+	rw := newRowWriter(m.Stdout, *format)
+	if err := db.StreamSQL(ctx, query, rw); err != nil {
+		rw.flush()
 		return err
 	}
-	res := &result{cols: t.Columns}
-	for _, row := range t.Rows {
-		cells := make([]cell, len(row))
-		for i, v := range row {
-			cells[i] = anyCell(v)
-		}
-		res.rows = append(res.rows, cells)
-	}
-	return res.write(m.Stdout, *format)
+	return rw.finish()
 }

@@ -15,12 +15,14 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	bindings "github.com/duckdb/duckdb-go-bindings"
 	duckdb "github.com/duckdb/duckdb-go/v2"
 
 	"github.com/keymeter/keymeter"
@@ -29,6 +31,7 @@ import (
 // DB is a keymeter store in a DuckDB database file.
 type DB struct {
 	db       *sql.DB
+	cdb      bindings.Database // the same database, for StreamSQL (see sql.go)
 	readOnly bool
 	opts     Options
 
@@ -54,6 +57,16 @@ type Options struct {
 	// ReadOnly opens the database without taking the write lock, so that
 	// several readers can share it. Writers and key imports then fail.
 	ReadOnly bool
+	// Sandbox opens the database read-only for ad-hoc SQL (keymeter
+	// sql), locked down by DuckDB itself: it reads no file but the store's
+	// own and those under AllowedDirs, writes none, attaches no other
+	// database, loads and installs no extension, and its configuration is
+	// locked, with Athena's integer division on for every query.
+	Sandbox bool
+	// AllowedDirs are directories the store owns (the Parquet files of a
+	// lake) whose files a sandboxed store's SQL may read. Only with
+	// Sandbox.
+	AllowedDirs []string
 	// MemoryLimit caps DuckDB's buffer memory ("256MB"); empty means
 	// DuckDB's default (80% of RAM).
 	MemoryLimit string
@@ -87,9 +100,16 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.Sandbox {
+		opts.ReadOnly = true
+	}
 	q := url.Values{}
 	if opts.ReadOnly {
 		q.Set("access_mode", "READ_ONLY")
+	}
+	if opts.Sandbox {
+		q.Set("autoload_known_extensions", "false")
+		q.Set("autoinstall_known_extensions", "false")
 	}
 	if opts.MemoryLimit != "" {
 		q.Set("memory_limit", opts.MemoryLimit)
@@ -103,27 +123,89 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	}
 	connector, err := duckdb.NewConnector(dsn, nil)
 	if err != nil {
-		return nil, openError(path, err)
+		return nil, openError(path, opts.ReadOnly, err)
 	}
 	s := &DB{db: sql.OpenDB(connector), readOnly: opts.ReadOnly, opts: opts}
 	if err := s.db.PingContext(ctx); err != nil {
 		s.db.Close()
-		return nil, openError(path, err)
+		return nil, openError(path, opts.ReadOnly, err)
+	}
+	// A second handle on the same instance (duckdb-go's cache returns it
+	// for the same path and options), for StreamSQL's connections.
+	var cfg bindings.Config
+	if bindings.CreateConfig(&cfg) == bindings.StateError {
+		s.db.Close()
+		return nil, fmt.Errorf("open store %s: create config", path)
+	}
+	for k, v := range map[string][]string(q) {
+		bindings.SetConfig(cfg, k, v[0])
+	}
+	bindings.SetConfig(cfg, "duckdb_api", "go")
+	var msg string
+	state := bindings.GetOrCreateFromCache(duckdb.GetInstanceCache(), path, &s.cdb, cfg, &msg)
+	bindings.DestroyConfig(&cfg)
+	if state == bindings.StateError {
+		bindings.Close(&s.cdb)
+		s.db.Close()
+		return nil, fmt.Errorf("open store %s: %s", path, msg)
+	}
+	if opts.Sandbox {
+		if err := s.sandbox(ctx); err != nil {
+			s.Close()
+			return nil, fmt.Errorf("open store %s: %w", path, err)
+		}
 	}
 	if err := s.migrate(ctx); err != nil {
-		s.db.Close()
+		s.Close()
 		return nil, err
 	}
 	return s, nil
 }
 
-// openError explains the common ways opening fails.
-func openError(path string, err error) error {
-	msg := err.Error()
-	if strings.Contains(msg, "Could not set lock") || strings.Contains(msg, "Conflicting lock") {
-		return keymeter.Errorf(keymeter.ECONFLICT, "the store %s is in use by another keymeter process (DuckDB allows one writer); wait for it to finish", path)
+// sandbox locks the database down for ad-hoc SQL (Options.Sandbox). The
+// settings are global and, once locked, cannot be changed by a query.
+func (s *DB) sandbox(ctx context.Context) error {
+	dirs := make([]string, len(s.opts.AllowedDirs))
+	for i, d := range s.opts.AllowedDirs {
+		abs, err := filepath.Abs(d)
+		if err != nil {
+			return fmt.Errorf("allowed directory %s: %w", d, err)
+		}
+		// A directory, not a prefix of names: /data/lake/, not /data/lake2.
+		dirs[i] = "'" + strings.ReplaceAll(filepath.Clean(abs)+string(filepath.Separator), "'", "''") + "'"
 	}
-	return fmt.Errorf("open store %s: %w", path, err)
+	for _, set := range []string{
+		`SET allowed_directories = [` + strings.Join(dirs, ", ") + `]`,
+		`SET enable_external_access = false`,
+		`SET GLOBAL integer_division = true`,
+		`SET lock_configuration = true`,
+	} {
+		if _, err := s.db.ExecContext(ctx, set); err != nil {
+			return fmt.Errorf("sandbox: %w", err)
+		}
+	}
+	return nil
+}
+
+// openError explains the common ways opening fails. DuckDB's file lock
+// lets one process write or any number read, never both: a writer is
+// refused while another process reads (a long keymeter sql), and a reader
+// while another process writes.
+func openError(path string, readOnly bool, err error) error {
+	msg := err.Error()
+	if !strings.Contains(msg, "Could not set lock") && !strings.Contains(msg, "Conflicting lock") {
+		return fmt.Errorf("open store %s: %w", path, err)
+	}
+	holder := "another keymeter process"
+	if i := strings.Index(msg, "(PID "); i >= 0 {
+		if j := strings.IndexByte(msg[i:], ')'); j > 0 {
+			holder += " " + msg[i:i+j+1]
+		}
+	}
+	if readOnly {
+		return keymeter.Errorf(keymeter.ECONFLICT, "the store %s is being written by %s, an ingest or a keys import: DuckDB lets one process write or several read, never both; wait for it to finish", path, holder)
+	}
+	return keymeter.Errorf(keymeter.ECONFLICT, "the store %s is in use by %s: another ingest, or a reader such as a running keymeter sql; DuckDB lets one process write or several read, never both; wait for it to finish", path, holder)
 }
 
 // migrate creates or checks the schema, and upgrades a store written by
@@ -182,6 +264,7 @@ func (s *DB) metaValue(ctx context.Context, key string) string {
 
 // Close closes the database.
 func (s *DB) Close() error {
+	bindings.Close(&s.cdb)
 	return s.db.Close()
 }
 
