@@ -81,14 +81,25 @@ type ObjectFinder interface {
 	FindObject(ctx context.Context, o Object) (*ObjectRecord, error)
 }
 
-// KeyStore keeps API key fingerprints and the customers that own them.
+// KeyStore keeps API key fingerprints and the history of the customers
+// that own them. Ownership is recorded, never rewritten: an assignment
+// takes effect from its From on, and every question asked as of an
+// earlier time sees the owners known then.
 type KeyStore interface {
-	// ImportKeys assigns keys to customers, adding unknown keys. It is
-	// idempotent.
+	// ImportKeys assigns keys to customers from each assignment's From
+	// on, adding unknown keys, in one transaction. An assignment that
+	// changes nothing (the key belongs to the customer from From on
+	// already) records nothing, so importing again is harmless. When the
+	// same key is listed twice, the last assignment counts.
 	ImportKeys(ctx context.Context, keys []KeyAssignment) (KeyImport, error)
-	// ListKeys returns every known key, ordered by customer then
-	// fingerprint, unassigned keys last.
+	// ListKeys returns every known key once per owner span, and once
+	// without a customer for the time no one owned it if it has events
+	// then (or if no one ever owned it), ordered by customer, fingerprint
+	// and From, unassigned spans last.
 	ListKeys(ctx context.Context) ([]Key, error)
+	// OwnerSpans returns every key's owner spans as currently known,
+	// ordered by key ID and From.
+	OwnerSpans(ctx context.Context) ([]OwnerSpan, error)
 }
 
 // UsageQuerier answers usage questions.
