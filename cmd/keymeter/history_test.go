@@ -271,3 +271,101 @@ func TestLateEventsOldPrices(t *testing.T) {
 		t.Errorf("tiered-co's November invoice is on plan %q, want bundles", nov["tiered-co"].Plan)
 	}
 }
+
+// TestKeysImportWhitespace: whitespace around a CSV value is removed, with
+// a warning naming the lines, so that the key matches its requests.
+func TestKeysImportWhitespace(t *testing.T) {
+	c := newCLI(t)
+	gen := billingGen(5, time.Date(2025, 10, 1, 0, 0, 0, 0, time.UTC), 24*time.Hour)
+	recs := generate(gen, 300)
+	var csv strings.Builder
+	csv.WriteString("customer,api_key\n")
+	want := map[string]int64{}
+	var spaced []int
+	line := 1
+	for _, k := range gen.Keys() {
+		if k.Customer == "" {
+			continue
+		}
+		line++
+		switch line % 3 {
+		case 0:
+			fmt.Fprintf(&csv, "%s , %s \n", k.Customer, k.Key)
+			spaced = append(spaced, line)
+		case 1:
+			fmt.Fprintf(&csv, "%s,\t\"%s\"\n", k.Customer, k.Key)
+			spaced = append(spaced, line)
+		default:
+			fmt.Fprintf(&csv, "%s,%s\n", k.Customer, k.Key)
+		}
+	}
+	if len(spaced) < 2 {
+		t.Fatal("too few keys")
+	}
+	for _, r := range recs {
+		if r.Key != nil && r.Key.Customer != "" {
+			want[r.Key.Customer]++
+		}
+	}
+	r := c.runIn(csv.String(), "keys", "import", "-", "--data", c.data)
+	if want := "removed whitespace around values on " + lineList(spaced); r.code != 0 || !strings.Contains(r.stderr, want) {
+		t.Errorf("keys import with whitespace: exit %d, stderr %q; want %q", r.code, r.stderr, want)
+	}
+	c.ok("ingest", "--quiet", writeLogs(t, t.TempDir(), "a.gz", recs))
+	got := requestsBy(t, c, "2025-10-01", "2025-10-02")
+	delete(got, "<nil>")
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("requests by customer %v, want %v", got, want)
+	}
+}
+
+// TestKeysImportFrom: the from column and --from say when assignments take
+// effect; a bad time is refused with its line.
+func TestKeysImportFrom(t *testing.T) {
+	c := newCLI(t)
+	gen := billingGen(5, time.Date(2025, 10, 1, 0, 0, 0, 0, time.UTC), 4*24*time.Hour)
+	recs := generate(gen, 800)
+	c.ok("ingest", "--quiet", writeLogs(t, t.TempDir(), "a.gz", recs))
+	var ks []loggen.Key
+	for _, k := range gen.Keys() {
+		if k.Customer != "" {
+			ks = append(ks, k)
+		}
+	}
+	// The first key is acme's from the 2nd (the row's from), the second
+	// globex's from the 3rd (--from), the third initech's from noon on the 2nd.
+	file := filepath.Join(t.TempDir(), "keys.csv")
+	writeFile(t, file, "customer,api_key,from\nacme,"+ks[0].Key+",2025-10-02\nglobex,"+ks[1].Key+",\ninitech,"+ks[2].Key+",2025-10-02T12:00:00Z\n")
+	c.ok("keys", "import", "--from", "2025-10-03", file)
+	want := map[string]int64{}
+	owners := map[string]struct {
+		customer string
+		from     time.Time
+	}{
+		ks[0].Key: {"acme", time.Date(2025, 10, 2, 0, 0, 0, 0, time.UTC)},
+		ks[1].Key: {"globex", time.Date(2025, 10, 3, 0, 0, 0, 0, time.UTC)},
+		ks[2].Key: {"initech", time.Date(2025, 10, 2, 12, 0, 0, 0, time.UTC)},
+	}
+	for _, r := range recs {
+		if r.Key == nil {
+			continue
+		}
+		if o, ok := owners[r.Key.Key]; ok && !r.Time.Before(o.from) {
+			want[o.customer]++
+		}
+	}
+	for _, period := range [][2]string{{"2025-10-01", "2025-10-05"}, {"2025-10-01T00:00:00.000001Z", "2025-10-05"}} {
+		got := requestsBy(t, c, period[0], period[1])
+		delete(got, "<nil>")
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("requests by customer over %v: %v, want %v", period, got, want)
+		}
+	}
+	writeFile(t, file, "customer,api_key,from\nacme,"+ks[0].Key+",yesterday\n")
+	if r := c.run("keys", "import", file); r.code != exitUsage || !strings.Contains(r.stderr, `line 2: from "yesterday": want a date`) {
+		t.Errorf("a bad from: exit %d, %s", r.code, r.stderr)
+	}
+	if r := c.run("keys", "import", "--from", "soon", file); r.code != exitUsage || !strings.Contains(r.stderr, `--from "soon"`) {
+		t.Errorf("a bad --from: exit %d, %s", r.code, r.stderr)
+	}
+}
