@@ -1,8 +1,10 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -367,5 +369,164 @@ func TestKeysImportFrom(t *testing.T) {
 	}
 	if r := c.run("keys", "import", "--from", "soon", file); r.code != exitUsage || !strings.Contains(r.stderr, `--from "soon"`) {
 		t.Errorf("a bad --from: exit %d, %s", r.code, r.stderr)
+	}
+}
+
+// TestIngestNothingStored: an object every line of which is rejected
+// (read with the wrong --fields) is not recorded as ingested: the next run,
+// with the right flags, reads it, and its rejects go.
+func TestIngestNothingStored(t *testing.T) {
+	d := makeRealtimeData(31, 400)
+	c := newCLI(t)
+	file := filepath.Join(t.TempDir(), "firehose.gz")
+	writeFile(t, file, string(gzipBytes(t, string(d.lines(d.records)))))
+	wrong := strings.Join(rtFields[:10], ",")
+	first := c.run("ingest", "--format", "cloudfront-realtime", "--fields", wrong, "--json", file)
+	if sum := decodeSummary(t, first); sum.Events != 0 {
+		t.Fatalf("the wrong fields stored %d events: the test proves nothing", sum.Events)
+	}
+	r := c.run("ingest", "--format", "cloudfront-realtime", "--fields", strings.Join(configuredFields, ","), "--json", file)
+	sum := decodeSummary(t, r)
+	if r.code != 0 || sum.Events != int64(len(d.unique)) || len(sum.Skipped) != 0 {
+		t.Errorf("the rerun with the right fields: exit %d, %d events stored, skipped %v; want %d stored\n%s", r.code, sum.Events, sum.Skipped, len(d.unique), r.stderr)
+	}
+	if rows := decodeRows(t, c.ok("rejects", "--format", "json")); len(rows) != 0 {
+		t.Errorf("the first run's rejects are still listed: %d", len(rows))
+	}
+	// An object read again whose lines are all stored already is recorded.
+	if sum := decodeSummary(t, c.run("ingest", "--format", "cloudfront-realtime", "--fields", strings.Join(configuredFields, ","), "--json", file)); len(sum.Skipped) != 1 {
+		t.Errorf("a third run: skipped %v, want the object skipped", sum.Skipped)
+	}
+}
+
+// replaced returns the events an ingest --json summary says it replaced.
+func replaced(t *testing.T, r result2) int64 {
+	t.Helper()
+	var s struct {
+		Replaced int64 `json:"replaced"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &s); err != nil {
+		t.Errorf("not a JSON summary: %v\n%s%s", err, r.stdout, r.stderr)
+	}
+	return s.Replaced
+}
+
+// TestReprocess: ingest --reprocess replaces what earlier reads of its
+// inputs stored, in one transaction; a replacement that changes a
+// finalized invoice is refused unless --force, and forced, billed on the
+// next invoices.
+func TestReprocess(t *testing.T) {
+	c := newCLI(t)
+	writeFile(t, filepath.Join(c.data, "billing.yaml"), billingYAML)
+	dir := t.TempDir()
+	gen := billingGen(5, time.Date(2025, 9, 30, 12, 0, 0, 0, time.UTC), 32*24*time.Hour)
+	recs := generate(gen, 4000)
+	extra := generate(billingGen(7, time.Date(2025, 10, 1, 0, 0, 0, 0, time.UTC), 30*24*time.Hour), 500)
+	nov := generate(billingGen(8, time.Date(2025, 11, 2, 0, 0, 0, 0, time.UTC), 20*24*time.Hour), 500)
+	var keys strings.Builder
+	keys.WriteString("customer,api_key\n")
+	for _, k := range gen.Keys() {
+		if k.Customer != "" {
+			fmt.Fprintf(&keys, "%s,%s\n", k.Customer, k.Key)
+		}
+	}
+	c.runIn(keys.String(), "keys", "import", "-", "--data", c.data)
+	a := writeLogs(t, dir, "a.gz", recs)
+	extraFile := writeLogs(t, dir, "extra.gz", extra)
+	novFile := writeLogs(t, dir, "nov.gz", nov)
+	c.ok("ingest", "--quiet", a)
+	c.ok("ingest", "--quiet", "--key-param", "nothing", extraFile) // a mistake: every request unattributed
+	c.now = func() time.Time { return time.Date(2025, 11, 3, 0, 0, 0, 0, time.UTC) }
+	c.ok("invoice", "finalize", "--period", "2025-10")
+	finals := decodeDocs(t, c.ok("invoice", "--period", "2025-10", "--format", "json"))
+	c.ok("ingest", "--quiet", "--key-param", "nothing", novFile)
+	all := requestsBy(t, c, "2025-01-01", "2026-01-01")
+	total := func(m map[string]int64) (n int64) {
+		for _, v := range m {
+			n += v
+		}
+		return n
+	}
+
+	// November is not invoiced yet: reprocessed, its requests are attributed.
+	r := c.run("ingest", "--reprocess", "--json", novFile)
+	sum := decodeSummary(t, r)
+	if r.code != 0 || replaced(t, r) != int64(len(nov)) || sum.Events != int64(len(nov)) {
+		t.Errorf("reprocess November: exit %d, %d replaced, %d stored; want %d of each\n%s", r.code, replaced(t, r), sum.Events, len(nov), r.stderr)
+	}
+	got := requestsBy(t, c, "2025-11-02", "2025-12-01")
+	for _, cust := range billingCustomers {
+		if want := count(nov, cust, [2]time.Time{time.Date(2025, 11, 2, 0, 0, 0, 0, time.UTC), time.Date(2025, 12, 1, 0, 0, 0, 0, time.UTC)}).events; got[cust] != want {
+			t.Errorf("%s: %d November requests after reprocessing, want %d", cust, got[cust], want)
+		}
+	}
+	if n := total(requestsBy(t, c, "2025-01-01", "2026-01-01")); n != total(all) {
+		t.Errorf("%d requests after reprocessing, %d before: replaced events are counted twice or lost", n, total(all))
+	}
+	// Its events are stored once: a file repeating them adds only its new line.
+	more := append(slices.Clone(nov), generate(billingGen(9, time.Date(2025, 11, 5, 0, 0, 0, 0, time.UTC), time.Hour), 1)...)
+	if sum := decodeSummary(t, c.run("ingest", "--json", writeLogs(t, dir, "nov-again.gz", more))); sum.Events != 1 || sum.Duplicates != int64(len(nov)) {
+		t.Errorf("ingesting November's events again: %d stored, %d duplicates; want 1 and %d", sum.Events, sum.Duplicates, len(nov))
+	}
+
+	// October is: reprocessing extra.gz with the right parameters would
+	// change its invoices. Refused, nothing changes.
+	octUsage := requestsBy(t, c, "2025-10-01", "2025-11-01")
+	r = c.run("ingest", "--reprocess", extraFile)
+	if r.code != exitConflict || !strings.Contains(r.stderr, finals["unit-co"].Number+" (unit-co 2025-10)") || !strings.Contains(r.stderr, "--force") {
+		t.Errorf("reprocess into finalized invoices: exit %d, want %d naming %s\n%s", r.code, exitConflict, finals["unit-co"].Number, r.stderr)
+	}
+	if got := requestsBy(t, c, "2025-10-01", "2025-11-01"); fmt.Sprint(got) != fmt.Sprint(octUsage) {
+		t.Errorf("a refused reprocess changed usage:\n got %v\nwant %v", got, octUsage)
+	}
+	// All or nothing: with an unreadable input, nothing is replaced.
+	broken := filepath.Join(dir, "broken.gz")
+	gz := gzipBytes(t, strings.Repeat("x", 10000))
+	writeFile(t, broken, string(gz[:len(gz)/2]))
+	if r := c.run("ingest", "--reprocess", "--force", extraFile, broken); r.code != exitPartial || !strings.Contains(r.stderr, "nothing was replaced") {
+		t.Errorf("reprocess with an unreadable input: exit %d, want %d\n%s", r.code, exitPartial, r.stderr)
+	}
+	if got := requestsBy(t, c, "2025-10-01", "2025-11-01"); fmt.Sprint(got) != fmt.Sprint(octUsage) {
+		t.Errorf("a failed reprocess changed usage:\n got %v\nwant %v", got, octUsage)
+	}
+
+	// Forced: the difference is billed on November's invoices.
+	c.ok("ingest", "--reprocess", "--force", extraFile)
+	drafts := decodeDocs(t, c.ok("invoice", "--period", "2025-11", "--format", "json"))
+	for _, cust := range planCustomers {
+		was := count(recs, cust, octPeriods[cust])
+		added := count(extra, cust, octPeriods[cust])
+		want := wantLate(cust, was, was.plus(added, 1))
+		d := drafts[cust]
+		if got := lateAmounts(d); fmt.Sprint(got) != fmt.Sprint(want) || len(want) == 0 {
+			t.Errorf("%s: late lines after the forced reprocess\n got %v\nwant %v", cust, got, want)
+		}
+		if d.LateEvents != added.events {
+			t.Errorf("%s: %d late events, want %d", cust, d.LateEvents, added.events)
+		}
+		checkQueries(t, c, d)
+		checkQueries(t, c, finals[cust])
+	}
+	// Reprocessing an input again as it was changes nothing, and is not refused.
+	amounts := func() string {
+		var b strings.Builder
+		docs := decodeDocs(t, c.ok("invoice", "--period", "2025-11", "--format", "json"))
+		for _, cust := range planCustomers {
+			fmt.Fprintln(&b, cust, lineAmounts(docs[cust]), docs[cust].LateEvents, docs[cust].Total)
+		}
+		return b.String()
+	}
+	before := amounts()
+	if r := c.run("ingest", "--reprocess", "--json", a); r.code != 0 || replaced(t, r) != int64(len(recs)) {
+		t.Errorf("reprocess an unchanged input: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if after := amounts(); after != before {
+		t.Errorf("reprocessing an unchanged input changed November's drafts:\n%s\n%s", before, after)
+	}
+	for _, cust := range planCustomers {
+		checkQueries(t, c, finals[cust])
+	}
+	if r := c.run("ingest", "--reprocess", "--follow", "s3://bucket/x"); r.code != exitUsage {
+		t.Errorf("--reprocess --follow: exit %d", r.code)
 	}
 }

@@ -101,11 +101,19 @@ var measureSum = map[string]string{
 // MeterTotals implements keymeter.MeterTotaler with one scan of the
 // events view: every meter is a pair of FILTERed aggregates.
 func (s *DB) MeterTotals(ctx context.Context, q keymeter.MeterQuery) ([]keymeter.MeterTotal, error) {
+	return meterTotals(ctx, s.db, q)
+}
+
+// meterTotals runs the MeterTotals query on db (the store's, or a
+// writer's connection inside its transaction).
+func meterTotals(ctx context.Context, db interface {
+	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+}, q keymeter.MeterQuery) ([]keymeter.MeterTotal, error) {
 	query, args, err := meterSQL(q)
 	if err != nil || query == "" {
 		return nil, err
 	}
-	rows, err := s.db.QueryContext(ctx, query, args...)
+	rows, err := db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, keymeter.Errorf(keymeter.EINVALID, "meter totals: %v", err)
 	}

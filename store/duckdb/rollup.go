@@ -49,13 +49,25 @@ const latencyBucketSQL = `CASE WHEN x < 64 THEN x ELSE 64 + (floor(log2(x))::INT
 // rollupDelta gives, for each rollup, the SELECT that aggregates the
 // events of load_id >= ? into its rows.
 var rollupDelta = map[string]string{
-	"usage_daily": `SELECT source, CAST(ts AS DATE) AS day, coalesce(key_id, 0) AS key_id, attribution,
+	"usage_daily":   rollupOf("usage_daily", "event_rows"),
+	"latency_daily": rollupOf("latency_daily", "event_rows"),
+}
+
+// rollupOf returns the SELECT that aggregates the events of a relation
+// with event_rows' columns, those of load_id >= ?, into rollup t's rows.
+func rollupOf(t, events string) string {
+	switch t {
+	case "usage_daily":
+		return `SELECT source, CAST(ts AS DATE) AS day, coalesce(key_id, 0) AS key_id, attribution,
 		count(*), coalesce(sum(bytes_sent), 0), coalesce(sum(bytes_received), 0),
 		count(time_taken), coalesce(sum(time_taken), 0)
-		FROM event_rows WHERE load_id >= ? GROUP BY ALL`,
-	"latency_daily": `SELECT source, CAST(ts AS DATE) AS day, coalesce(key_id, 0) AS key_id, attribution,
+		FROM ` + events + ` WHERE load_id >= ? GROUP BY ALL`
+	case "latency_daily":
+		return `SELECT source, CAST(ts AS DATE) AS day, coalesce(key_id, 0) AS key_id, attribution,
 		CAST(` + strings.ReplaceAll(latencyBucketSQL, "x", "time_taken") + ` AS SMALLINT) AS bucket, count(*)
-		FROM event_rows WHERE load_id >= ? AND time_taken IS NOT NULL GROUP BY ALL`,
+		FROM ` + events + ` WHERE load_id >= ? AND time_taken IS NOT NULL GROUP BY ALL`
+	}
+	panic("no rollup " + t)
 }
 
 // rollupMerge gives, for each rollup, how its rows add up.

@@ -17,6 +17,9 @@ var historyTests = []struct {
 	{"KeyOwnershipOverTime", testKeyOwnership},
 	{"KeyOwnershipRollupsAgree", testKeyOwnershipRollups},
 	{"KeyOwnershipAsOf", testKeyOwnershipAsOf},
+	{"Reprocess", testReprocess},
+	{"Prepare", testPrepare},
+	{"RereadRejects", testRereadRejects},
 }
 
 func importKeys(t *testing.T, s keymeter.Store, want keymeter.KeyImport, keys ...keymeter.KeyAssignment) {
@@ -186,4 +189,192 @@ func testKeyOwnershipAsOf(t *testing.T, s keymeter.Store) {
 	expect(t, "as of before the move", totals(t, b, keymeter.MeterQuery{AsOf: before, Meters: all}), []string{"acme egress: 2 30"})
 	expect(t, "now", totals(t, b, keymeter.MeterQuery{Meters: all}), []string{"globex egress: 2 30"})
 	expect(t, "as of after the move", totals(t, b, keymeter.MeterQuery{AsOf: after, Meters: all}), []string{"globex egress: 2 30"})
+}
+
+// rewrite replaces what earlier reads of obj stored with events, in one
+// transaction, and returns what was retracted.
+func rewrite(t *testing.T, s keymeter.Store, obj string, commit bool, events ...ev) keymeter.Retraction {
+	t.Helper()
+	w, err := s.NewWriter(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	rr, ok := w.(keymeter.Rereader)
+	if !ok {
+		t.Fatalf("%T does not implement keymeter.Rereader", w)
+	}
+	ret, err := rr.Reread(ctx, keymeter.Object{URI: obj, Digest: "sha256:" + obj + "-2"}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range batches(obj, events...) {
+		if _, err := w.Write(ctx, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.FinishObject(ctx, keymeter.ObjectRecord{Object: keymeter.Object{URI: obj, Digest: "sha256:" + obj + "-2"}, Status: keymeter.ObjectComplete,
+		Events: int64(len(events))}); err != nil {
+		t.Fatal(err)
+	}
+	if commit {
+		if err := w.Commit(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return ret
+}
+
+// testReprocess: a reread with retract replaces an object's events,
+// rejects and record in one transaction; the retracted events stay for
+// questions as of before, and their IDs can be stored again.
+func testReprocess(t *testing.T, s keymeter.Store) {
+	b := billingStore(t, s)
+	h := time.Hour
+	importKeys(t, s, keymeter.KeyImport{Added: 1}, assign("k1", "acme", 0))
+	w, err := s.NewWriter(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, bt := range batches("obj1", ev{at: 1 * h, id: "a", key: "k1", sent: 1}, ev{at: 25 * h, id: "b", key: "k1", sent: 2}, ev{at: 26 * h, id: "c", key: "k1", sent: 4}) {
+		if _, err := w.Write(ctx, bt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Reject(ctx, []keymeter.Reject{{Source: keymeter.SourceCloudFront, Object: "obj1", Line: 4, Reason: "bad", Text: "x", At: day0}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.FinishObject(ctx, keymeter.ObjectRecord{Object: keymeter.Object{URI: "obj1", Digest: "sha256:obj1"}, Status: keymeter.ObjectComplete, Events: 3}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	write(t, s, "other", ev{at: 2 * h, id: "o", key: "k1", sent: 8})
+	before, _ := b.LoadWatermark(ctx)
+	time.Sleep(2 * time.Millisecond)
+	egress := []keymeter.MeterSpec{{Name: "egress", Measure: keymeter.MeasureBytesSent}}
+	byDay := keymeter.UsageQuery{By: []keymeter.Dimension{keymeter.DimDay, keymeter.DimCustomer}}
+
+	// Rolled back, a reread changes nothing.
+	rewrite(t, s, "obj1", false, ev{at: 1 * h, id: "a", key: "k1", sent: 100})
+	expect(t, "after a rolled-back reread", usage(t, s, byDay), []string{"2025-10-01|acme: 2 9 0", "2025-10-02|acme: 2 6 0"})
+
+	// a changes, b stays, c goes, d is new.
+	ret := rewrite(t, s, "obj1", true, ev{at: 1 * h, id: "a", key: "k1", sent: 100}, ev{at: 25 * h, id: "b", key: "k1", sent: 2}, ev{at: 50 * h, id: "d", key: "k1", sent: 16})
+	if ret.Events != 3 || !ret.From.Equal(day0.Add(h)) || !ret.To.Equal(day0.Add(26*h)) {
+		t.Errorf("retraction %+v, want 3 events from 1h to 26h", ret)
+	}
+	want := []string{"2025-10-01|acme: 2 108 0", "2025-10-02|acme: 1 2 0", "2025-10-03|acme: 1 16 0"}
+	expect(t, "usage after the reread", usage(t, s, byDay), want)
+	micros := byDay
+	micros.From, micros.To = day0.Add(-time.Microsecond), day0.AddDate(0, 1, 0)
+	expect(t, "usage after the reread, scanned", usage(t, s, micros), want)
+	expect(t, "totals now", totals(t, b, keymeter.MeterQuery{Meters: egress}), []string{"acme egress: 4 126"})
+	expect(t, "totals as of before", totals(t, b, keymeter.MeterQuery{AsOf: before, Meters: egress}), []string{"acme egress: 4 15"})
+	if rec, err := s.FindObject(ctx, keymeter.Object{Digest: "sha256:obj1"}); err != nil || rec != nil {
+		t.Errorf("the replaced object record is still found: %+v, %v", rec, err)
+	}
+	if rec, err := s.FindObject(ctx, keymeter.Object{Digest: "sha256:obj1-2"}); err != nil || rec == nil || rec.Events != 3 {
+		t.Errorf("the new object record: %+v, %v", rec, err)
+	}
+	if rj, err := s.Rejects(ctx, keymeter.RejectFilter{Object: "obj1"}); err != nil || len(rj) != 0 {
+		t.Errorf("the replaced read's rejects are kept: %+v, %v", rj, err)
+	}
+	// c's ID is free again; a's is taken by its new version.
+	if res := write(t, s, "obj2", ev{at: 26 * h, id: "c", key: "k1", sent: 4}, ev{at: 1 * h, id: "a", key: "k1", sent: 1}); res.Stored != 1 || res.Duplicates != 1 {
+		t.Errorf("writing a retracted and a replaced event again: %+v, want 1 stored and 1 duplicate", res)
+	}
+	// The same again with the same writer across commits.
+	ret = rewrite(t, s, "obj2", true, ev{at: 26 * h, id: "c", key: "k1", sent: 5})
+	if ret.Events != 1 {
+		t.Errorf("second retraction %+v, want 1 event", ret)
+	}
+	expect(t, "totals after the second reread", totals(t, b, keymeter.MeterQuery{Meters: egress}), []string{"acme egress: 5 131"})
+}
+
+// testPrepare: a prepared transaction answers meter totals with its own
+// changes, and leaves the store as it was when closed.
+func testPrepare(t *testing.T, s keymeter.Store) {
+	b := billingStore(t, s)
+	importKeys(t, s, keymeter.KeyImport{Added: 1}, assign("k1", "acme", 0))
+	write(t, s, "obj1", ev{at: time.Hour, id: "a", key: "k1", sent: 1})
+	w, err := s.NewWriter(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	p, ok := w.(keymeter.Preparer)
+	if !ok {
+		t.Fatalf("%T does not implement keymeter.Preparer", w)
+	}
+	if _, err := w.(keymeter.Rereader).Reread(ctx, keymeter.Object{URI: "obj1"}, true); err != nil {
+		t.Fatal(err)
+	}
+	for _, bt := range batches("obj1", ev{at: time.Hour, id: "a", key: "k1", sent: 10}) {
+		if _, err := w.Write(ctx, bt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := p.Prepare(ctx); err != nil {
+		t.Fatal(err)
+	}
+	egress := []keymeter.MeterSpec{{Name: "egress", Measure: keymeter.MeasureBytesSent}}
+	q := keymeter.MeterQuery{From: day0, To: day0.AddDate(0, 1, 0), Meters: egress}
+	in, err := p.MeterTotals(ctx, q)
+	if err != nil || len(in) != 1 || in[0].Quantity != 10 {
+		t.Errorf("totals in the prepared transaction: %+v, %v; want 10 bytes", in, err)
+	}
+	expect(t, "totals outside it", totals(t, b, keymeter.MeterQuery{Meters: egress}), []string{"acme egress: 1 1"})
+	if _, err := w.Write(ctx, batches("obj1", ev{at: time.Hour, id: "z"})[0]); err == nil {
+		t.Error("a write after Prepare was accepted")
+	}
+	w.Close()
+	expect(t, "totals after closing it", totals(t, b, keymeter.MeterQuery{Meters: egress}), []string{"acme egress: 1 1"})
+}
+
+// testRereadRejects: reading an object again replaces the rejects of
+// earlier reads that were not recorded as ingested, and keeps those of
+// recorded ones.
+func testRereadRejects(t *testing.T, s keymeter.Store) {
+	reject := func(obj string, line int64, record bool) {
+		t.Helper()
+		w, err := s.NewWriter(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer w.Close()
+		if _, err := w.(keymeter.Rereader).Reread(ctx, keymeter.Object{URI: obj}, false); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Reject(ctx, []keymeter.Reject{{Source: keymeter.SourceCloudFront, Object: obj, Line: line, Reason: "bad", Text: "x", At: day0}}); err != nil {
+			t.Fatal(err)
+		}
+		if record {
+			if err := w.FinishObject(ctx, keymeter.ObjectRecord{Object: keymeter.Object{URI: obj, Digest: fmt.Sprint("sha256:", obj, line)}, Status: keymeter.ObjectComplete}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := w.Commit(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	lines := func(obj string) []string {
+		rj, err := s.Rejects(ctx, keymeter.RejectFilter{Object: obj})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, r := range rj {
+			out = append(out, fmt.Sprint(r.Line))
+		}
+		return out
+	}
+	reject("unrecorded", 1, false)
+	reject("unrecorded", 2, false)
+	expect(t, "rejects of an object read twice, never recorded", lines("unrecorded"), []string{"2"})
+	reject("recorded", 1, true)
+	reject("recorded", 2, true)
+	expect(t, "rejects of an object recorded", lines("recorded"), []string{"1", "2"})
 }
