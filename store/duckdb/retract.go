@@ -168,8 +168,13 @@ func (w *writer) writeRereads(ctx context.Context) error {
 		}
 		return nil
 	}
-	for _, uri := range w.rr.dropRejects {
-		if err := exec(`DELETE FROM rejects WHERE object = ? AND NOT EXISTS (SELECT 1 FROM objects WHERE uri = ?)`, uri, uri); err != nil {
+	for start := 0; start < len(w.rr.dropRejects); start += 500 {
+		part := w.rr.dropRejects[start:min(start+500, len(w.rr.dropRejects))]
+		args := make([]any, len(part))
+		for i, u := range part {
+			args[i] = u
+		}
+		if err := exec(`DELETE FROM rejects WHERE object IN (`+qmarks(len(part))+`) AND object NOT IN (SELECT uri FROM objects)`, args...); err != nil {
 			return err
 		}
 	}
