@@ -144,7 +144,7 @@ func (m *Main) runKeysImport(ctx context.Context, args []string) error {
 		fmt.Fprintf(m.Stdout, "  %s\n", e)
 	}
 	if len(plan.conflicts) > 0 {
-		fmt.Fprintf(m.Stderr, "keymeter: --force: %s\n", plan.describeConflicts("the difference is billed on the customers' next invoices as late lines"))
+		fmt.Fprintf(m.Stderr, "keymeter: --force: imported; %s\n", plan.describeConflicts("the difference is billed on the customers' next invoices as late lines"))
 	}
 	return nil
 }

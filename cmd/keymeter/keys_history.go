@@ -161,7 +161,11 @@ func changedFinals(a pendingAssignment, spans []keymeter.OwnerSpan, finals map[s
 // by line (never by key), the first ten of them.
 func (p *assignmentPlan) describeConflicts(then string) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%d assignments would change finalized invoices (%s):", len(p.conflicts), then)
+	what := "assignments"
+	if len(p.conflicts) == 1 {
+		what = "assignment"
+	}
+	fmt.Fprintf(&b, "%d %s would change finalized invoices (%s):", len(p.conflicts), what, then)
 	for i, c := range p.conflicts {
 		if i == 10 {
 			fmt.Fprintf(&b, "\n  ... and %d more", len(p.conflicts)-10)
