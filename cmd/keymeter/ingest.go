@@ -52,9 +52,10 @@ func (m *Main) runIngest(ctx context.Context, args []string) error {
 			"Kinesis, Lambda or Firehose deliver them); apigateway-export (CloudWatch Logs\n"+
 			"exports to S3).\n\n"+
 			"Each request is counted once, however often its line, file or record is\n"+
-			"ingested. Bad lines are rejected, counted and kept (see keymeter rejects);\n"+
-			"unreadable files are reported and the others still ingested, and the command\n"+
-			"then exits with status 3.\n\n"+
+			"ingested. Bad lines are rejected, counted and kept (see keymeter rejects); an\n"+
+			"input every line of which is rejected is not recorded as ingested, so the next\n"+
+			"run reads it again. Unreadable files are reported and the others still\n"+
+			"ingested, and the command then exits with status 3.\n\n"+
 			"With --follow, keymeter keeps reading a stream, or lists an S3 prefix again\n"+
 			"every --interval, until interrupted (SIGINT, SIGTERM); it then commits what it\n"+
 			"read and exits with status 0. S3 and Kinesis use the AWS credential chain\n"+
