@@ -63,15 +63,15 @@ type MeterSpec struct {
 }
 
 // MeterQuery asks for the totals of meters per customer over the
-// half-open period [From, To) of event time, for events loaded in
-// (LoadedAfter, LoadedBy]. Unattributed events (no customer) are never
-// counted.
+// half-open period [From, To) of event time, as known at AsOf.
+// Unattributed events (no customer) are never counted.
 type MeterQuery struct {
 	From, To time.Time
-	// LoadedAfter, when not zero, counts only events loaded after it;
-	// LoadedBy, when not zero, only events loaded at or before it.
-	LoadedAfter time.Time
-	LoadedBy    time.Time
+	// AsOf, when not zero, counts what the store knew at that time: the
+	// events loaded by then and not retracted by then, each attributed to
+	// the owner of its key at its time as recorded by then. Zero counts
+	// what is known now.
+	AsOf time.Time
 	// Customer restricts the totals to one customer; "" means every
 	// customer, one row each.
 	Customer string
@@ -95,9 +95,9 @@ type MeterTotaler interface {
 	// q.Meters. It returns an EINVALID error for an empty period, an
 	// unknown measure or a meter filter the store cannot run.
 	MeterTotals(ctx context.Context, q MeterQuery) ([]MeterTotal, error)
-	// LoadWatermark returns the loaded_at of the newest load, or the zero
-	// time when nothing was loaded yet: every event stored so far was
-	// loaded at or before it.
+	// LoadWatermark returns the time of the newest change the store
+	// knows of (a load, a retraction, a key assignment), or the zero time
+	// when there is none: a MeterQuery as of it counts everything known.
 	LoadWatermark(ctx context.Context) (time.Time, error)
 }
 
@@ -115,6 +115,11 @@ type FinalInvoice struct {
 	// Document is the invoice's canonical JSON; every rendering of the
 	// invoice is computed from these bytes.
 	Document []byte
+	// PlanSnapshot is the plan the invoice was rated on, as
+	// billing.MarshalPlan encodes it, so that late events of its period
+	// are rated on it whatever the billing config says later; nil for
+	// invoices finalized before keymeter kept it.
+	PlanSnapshot []byte
 }
 
 // InvoiceFilter selects finalized invoices; empty fields select all.

@@ -28,30 +28,53 @@ type KeyFingerprint struct {
 // hint.
 const HintMinLen = 16
 
-// Key is an API key known to keymeter: imported by the operator or seen in
-// a log.
+// Key is an API key known to keymeter, imported by the operator or seen
+// in a log, over one span of event time with one owner. A key that
+// changed owners is listed once per owner span.
 type Key struct {
 	KeyFingerprint
-	// Customer owns the key; "" when nobody was assigned.
-	Customer string
-	// Requests counts the stored events attributed to the key, and LastSeen
-	// is the time of the newest one (zero when none).
+	// Customer owns the key over [From, Until) of event time; "" when
+	// nobody did. A zero From is the beginning of time, a zero Until
+	// open-ended.
+	Customer    string
+	From, Until time.Time
+	// Requests counts the stored events of the key in the span, and
+	// LastSeen is the time of the newest one (zero when none).
 	Requests int64
 	LastSeen time.Time
 }
 
-// KeyAssignment says that the key with a fingerprint belongs to a customer.
+// KeyAssignment says that the key with a fingerprint belongs to a
+// customer from a time on.
 type KeyAssignment struct {
 	KeyFingerprint
 	Customer string
+	// From is the event time the assignment takes effect at: the key's
+	// events from From on belong to Customer, those before keep the owner
+	// they had. The zero time is the beginning of time.
+	From time.Time
 }
 
 // KeyImport reports what an import changed.
 type KeyImport struct {
 	Added     int // keys that were not known before
-	Assigned  int // known keys that got a customer for the first time
-	Moved     int // keys that moved from one customer to another
-	Unchanged int // keys already assigned to the same customer
+	Assigned  int // known keys that got a customer where they had none
+	Moved     int // keys that moved from another customer
+	Unchanged int // keys that already belonged to the customer from the assignment's time on
+}
+
+// OwnerSpan says that a customer owns a key over the span [From, Until)
+// of event time, as currently known (a zero From is the beginning of
+// time, a zero Until open-ended).
+type OwnerSpan struct {
+	KeyID       uint64
+	Customer    string
+	From, Until time.Time
+}
+
+// Contains reports whether event time t falls in the span.
+func (s OwnerSpan) Contains(t time.Time) bool {
+	return (s.From.IsZero() || !t.Before(s.From)) && (s.Until.IsZero() || t.Before(s.Until))
 }
 
 // Fingerprinter computes key fingerprints with a secret. It is not safe for

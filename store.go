@@ -3,6 +3,7 @@ package keymeter
 import (
 	"context"
 	"io"
+	"time"
 )
 
 // Writer writes one ingest run's output. Everything written is invisible
@@ -65,6 +66,42 @@ type Checkpointer interface {
 	SetCheckpoint(ctx context.Context, stream, shard, sequence string) error
 }
 
+// Rereader is the optional ability of a Writer to replace what earlier
+// reads of an object left. The writer calls it when an object is read,
+// before the object's first rows and rejects are written; what it drops
+// goes at the next Commit, in the same transaction as the new read.
+type Rereader interface {
+	// Reread says that object o is read again. Without retract it drops
+	// the rejects kept from earlier reads of o.URI that were not recorded
+	// as ingested (they stored nothing, or a crash cut them short), which
+	// this read's rejects replace. With retract (ingest --reprocess) it
+	// also retracts the events stored from earlier reads of o (its URI,
+	// or another URI of the same Digest) and drops their rejects and
+	// object records: retracted events leave every question of current
+	// knowledge, stay for questions as of an earlier time, and their IDs
+	// are free again, so that the new read's rows are stored, not
+	// skipped as duplicates. It reports what it retracted.
+	Reread(ctx context.Context, o Object, retract bool) (Retraction, error)
+}
+
+// Retraction is what a Rereader retracted.
+type Retraction struct {
+	Events int64
+	// From and To are the times of the earliest and the latest event
+	// retracted; zero when none was.
+	From, To time.Time
+}
+
+// Preparer is the optional ability of a Writer to write everything
+// pending into its open transaction without committing it, so that the
+// transaction can be checked before Commit makes it durable or Close
+// rolls it back. After Prepare, MeterTotals answers from the
+// transaction's state, and only Commit and Close may follow.
+type Preparer interface {
+	Prepare(ctx context.Context) error
+	MeterTotals(ctx context.Context, q MeterQuery) ([]MeterTotal, error)
+}
+
 // CheckpointReader is the optional ability of a Store to read back the
 // checkpoints its writers committed.
 type CheckpointReader interface {
@@ -81,14 +118,25 @@ type ObjectFinder interface {
 	FindObject(ctx context.Context, o Object) (*ObjectRecord, error)
 }
 
-// KeyStore keeps API key fingerprints and the customers that own them.
+// KeyStore keeps API key fingerprints and the history of the customers
+// that own them. Ownership is recorded, never rewritten: an assignment
+// takes effect from its From on, and every question asked as of an
+// earlier time sees the owners known then.
 type KeyStore interface {
-	// ImportKeys assigns keys to customers, adding unknown keys. It is
-	// idempotent.
+	// ImportKeys assigns keys to customers from each assignment's From
+	// on, adding unknown keys, in one transaction. An assignment that
+	// changes nothing (the key belongs to the customer from From on
+	// already) records nothing, so importing again is harmless. When the
+	// same key is listed twice, the last assignment counts.
 	ImportKeys(ctx context.Context, keys []KeyAssignment) (KeyImport, error)
-	// ListKeys returns every known key, ordered by customer then
-	// fingerprint, unassigned keys last.
+	// ListKeys returns every known key once per owner span, and once
+	// without a customer for the time no one owned it if it has events
+	// then (or if no one ever owned it), ordered by customer, fingerprint
+	// and From, unassigned spans last.
 	ListKeys(ctx context.Context) ([]Key, error)
+	// OwnerSpans returns every key's owner spans as currently known,
+	// ordered by key ID and From.
+	OwnerSpans(ctx context.Context) ([]OwnerSpan, error)
 }
 
 // UsageQuerier answers usage questions.

@@ -18,15 +18,13 @@ func (l *loader) plan(e field, path string) Plan {
 		return p
 	}
 	p.Description = l.str(f, "description", path)
+	// A flat fee and a minimum spend are charged as they are: an amount
+	// finer than the currency's minor unit would be rounded silently.
 	if d, found := f.get("flat_fee"); found {
-		p.FlatFee = l.amount(d.val, join(path, "flat_fee"))
+		p.FlatFee = l.wholeAmount(d.val, join(path, "flat_fee"))
 	}
 	if d, found := f.get("minimum_spend"); found {
-		v := l.amount(d.val, join(path, "minimum_spend"))
-		if !v.IsInteger() {
-			l.errf(d.val, join(path, "minimum_spend"), "must be a whole number of minor units (%s has %d digits after the point)", l.currency.Code, l.currency.MinorUnits)
-		}
-		p.MinimumSpend = v.Round(0)
+		p.MinimumSpend = l.wholeAmount(d.val, join(path, "minimum_spend"))
 	}
 	if d, found := f.get("prices"); found {
 		pp := join(path, "prices")
@@ -43,6 +41,16 @@ func (l *loader) plan(e field, path string) Plan {
 func (l *loader) amount(n *yaml.Node, path string) Decimal {
 	d, _ := l.nonNegative(n, path)
 	return l.currency.ToMinor(d)
+}
+
+// wholeAmount reads an amount that must be a whole number of minor units
+// (no fraction of a cent, no fraction of a yen).
+func (l *loader) wholeAmount(n *yaml.Node, path string) Decimal {
+	v := l.amount(n, path)
+	if !v.IsInteger() {
+		l.errf(n, path, "must be a whole number of minor units (%s has %d digits after the point)", l.currency.Code, l.currency.MinorUnits)
+	}
+	return v.Round(0)
 }
 
 // priceFields lists the fields each model uses, besides model and included.

@@ -180,6 +180,9 @@ func TestConfigProblems(t *testing.T) {
 		{"currency without minor units", "currency: XTS\n", []string{"line 1: currency: keymeter does not know how many minor-unit digits XTS has: add minor_units"}},
 		{"currency with minor units", "currency: XTS\nminor_units: 2\n", nil},
 		{"wrong minor units", "currency: USD\nminor_units: 3\n", []string{"line 2: minor_units: USD has 2"}},
+		{"flat fee finer than the minor unit", "currency: JPY\nplans:\n  p:\n    flat_fee: \"0.5\"\n  q:\n    flat_fee: \"1200\"\n  r:\n    flat_fee: \"9.995\"\n", []string{
+			"line 4: plans.p.flat_fee: must be a whole number of minor units (JPY has 0 digits after the point)",
+			"line 8: plans.r.flat_fee: must be a whole number of minor units"}},
 		{"unknown time zone", "currency: USD\ntime_zone: Mars/Olympus\n", []string{`line 2: time_zone: unknown time zone "Mars/Olympus"`}},
 		{"unknown period kind", "currency: USD\nperiods: weekly\n", []string{`line 2: periods: unknown period kind "weekly"`}},
 		{"meter problems", `currency: USD

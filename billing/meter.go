@@ -42,15 +42,15 @@ var byteUnits = map[string]struct {
 
 // Meter says what is counted, from which log, and which requests count.
 type Meter struct {
-	Name        string
-	Description string
-	Measure     Measure
-	Source      keymeter.Source
-	Unit        Unit
-	Filter      MeterFilter
+	Name        string          `json:"name"`
+	Description string          `json:"description"`
+	Measure     Measure         `json:"measure"`
+	Source      keymeter.Source `json:"source"`
+	Unit        Unit            `json:"unit"`
+	Filter      MeterFilter     `json:"filter"`
 	// StripeEventName is the event_name of the meter's Stripe meter
 	// events; the meter's name by default.
-	StripeEventName string
+	StripeEventName string `json:"stripe_event_name"`
 }
 
 // Quantity converts a raw count (requests, or bytes) to the meter's unit,

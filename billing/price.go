@@ -22,31 +22,31 @@ func Models() []Model { return []Model{PerUnit, Package, Graduated, Volume} }
 // plan's currency and may carry fractions of a minor unit ("0.00035"
 // cents is $0.0000035); quantities are in the meter's unit.
 type Price struct {
-	Meter Meter
-	Model Model
+	Meter Meter `json:"meter"`
+	Model Model `json:"model"`
 	// Included units are free: they are taken off the quantity before the
 	// price model sees it. Tiers and packages therefore count billable
 	// units only. With Included 1,000 and a first tier up to 5,000, that
 	// tier covers usage 1,001–6,000: the same as a free first tier up to
 	// 1,000 in front of tiers whose bounds are all 1,000 higher.
-	Included Decimal
+	Included Decimal `json:"included"`
 	// UnitAmount is the price of one unit (PerUnit).
-	UnitAmount Decimal
+	UnitAmount Decimal `json:"unit_amount"`
 	// PackageSize and PackageAmount: every started package of
 	// PackageSize units costs PackageAmount (Package).
-	PackageSize   Decimal
-	PackageAmount Decimal
+	PackageSize   Decimal `json:"package_size"`
+	PackageAmount Decimal `json:"package_amount"`
 	// Tiers are sorted by UpTo, the last one unbounded (Graduated, Volume).
-	Tiers []Tier
+	Tiers []Tier `json:"tiers"`
 }
 
 // Tier is one tier of a tiered price, with Stripe's meaning: it holds the
 // quantities above the previous tier's UpTo up to and including its own.
 type Tier struct {
-	UpTo       Decimal // upper bound, inclusive; ignored when Inf
-	Inf        bool    // no upper bound: the last tier
-	UnitAmount Decimal // per unit in the tier
-	FlatAmount Decimal // once, when the tier is reached
+	UpTo       Decimal `json:"up_to"`       // upper bound, inclusive; ignored when Inf
+	Inf        bool    `json:"inf"`         // no upper bound: the last tier
+	UnitAmount Decimal `json:"unit_amount"` // per unit in the tier
+	FlatAmount Decimal `json:"flat_amount"` // once, when the tier is reached
 }
 
 // LineKind says what an invoice line is for.

@@ -9,19 +9,20 @@ import (
 
 // Plan is a set of prices a customer pays per billing period. Amounts
 // are minor units of Currency.
+// The JSON names are those of plan snapshots (MarshalPlan).
 type Plan struct {
-	Name        string
-	Description string
-	Currency    Currency
+	Name        string   `json:"name"`
+	Description string   `json:"description"`
+	Currency    Currency `json:"currency"`
 	// FlatFee is charged every period, prorated by day in a period the
 	// customer joined partway through; zero for none.
-	FlatFee Decimal
+	FlatFee Decimal `json:"flat_fee"`
 	// MinimumSpend is the least a period's invoice comes to: when the
 	// lines add up to less, a minimum_spend line makes up the difference.
 	// It is a whole number of minor units and is not prorated.
-	MinimumSpend Decimal
+	MinimumSpend Decimal `json:"minimum_spend"`
 	// Prices holds at most one price per meter, sorted by meter name.
-	Prices []Price
+	Prices []Price `json:"prices"`
 }
 
 // Invoice is what a customer owes for one period. The same inputs give

@@ -79,6 +79,14 @@ type Config struct {
 	// request may be dated: a record dated later is rejected as "time in
 	// the future". Default: DefaultFutureHorizon.
 	FutureHorizon time.Duration
+	// Reprocess reads every input again, whether or not it was ingested
+	// before, and replaces what earlier reads of it stored (see Run).
+	// The store's Writer must be a keymeter.Rereader.
+	Reprocess bool
+	// Check, with Reprocess, is called with the prepared transaction
+	// (when the Writer is a keymeter.Preparer) and the run's summary just
+	// before the commit; an error rolls the run back.
+	Check func(ctx context.Context, tx keymeter.Preparer, sum *Summary) error
 }
 
 func (c *Config) setDefaults() {
@@ -129,6 +137,15 @@ type Summary struct {
 	// Lag is, for streams, how far the furthest-behind shard was behind
 	// the stream's tip at its last read (Kinesis's MillisBehindLatest).
 	Lag time.Duration
+	// NotRecorded are objects read of which no record was stored (every
+	// one rejected): they are not recorded as ingested, so that a later
+	// run, with other flags, reads them again.
+	NotRecorded []string
+	// Retracted counts, with Config.Reprocess, the events of earlier
+	// reads that were replaced; Changed is the span of event time of the
+	// events retracted and stored (zero when none).
+	Retracted int64
+	Changed   [2]time.Time
 }
 
 // UnattributedTotal returns the number of stored events without a key.
@@ -221,6 +238,7 @@ func New(store keymeter.Store, cfg Config) (*Ingester, error) {
 
 // message is what workers send the writer goroutine.
 type message struct {
+	object  *keymeter.Object       // the object read
 	batch   *keymeter.Batch        // rows of one object, or nil
 	rejects []keymeter.Reject      // rejected records of the same object
 	finish  *keymeter.ObjectRecord // set on an object's last message
@@ -233,6 +251,12 @@ type message struct {
 // read are reported in the summary and do not stop the run; Run returns
 // an error only when the store fails or ctx is cancelled, with the summary
 // of what was committed before.
+//
+// With Config.Reprocess, the run is one transaction that replaces what
+// earlier reads of its inputs stored (keymeter.Rereader), all or
+// nothing: an input that cannot be read completely, or of which every
+// record is rejected, stops it with an EPARTIAL error and nothing is
+// replaced, and so does an error of Config.Check.
 func (in *Ingester) Run(ctx context.Context, inputs []Input) (*Summary, error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -242,6 +266,9 @@ func (in *Ingester) Run(ctx context.Context, inputs []Input) (*Summary, error) {
 		return nil, err
 	}
 	defer w.Close()
+	if _, ok := w.(keymeter.Rereader); in.cfg.Reprocess && !ok {
+		return nil, keymeter.Errorf(keymeter.EINVALID, "this store cannot reprocess inputs")
+	}
 
 	sum := &Summary{Objects: len(inputs)}
 	msgs := make(chan message, 2*in.cfg.Workers)
@@ -301,8 +328,11 @@ func (in *Ingester) write(ctx context.Context, w keymeter.Writer, msgs <-chan me
 	pending := 0      // rows and rejects since the last commit
 	pendingBytes := 0 // bytes of reject text since the last commit
 	committed := *sum
+	rereader, _ := w.(keymeter.Rereader)
+	reprocess := in.cfg.Reprocess
+	var stop error // why a reprocessing run stops
 	for m := range msgs {
-		if ctx.Err() != nil {
+		if ctx.Err() != nil || stop != nil {
 			if m.batch != nil {
 				free <- m.batch
 			}
@@ -314,28 +344,47 @@ func (in *Ingester) write(ctx context.Context, w keymeter.Writer, msgs <-chan me
 			continue
 		case m.fail != nil && m.finish == nil:
 			sum.Failed = append(sum.Failed, *m.fail)
+			if reprocess {
+				stop = keymeter.Errorf(keymeter.EPARTIAL, "%s: %s", m.fail.URI, m.fail.Reason)
+			}
 			continue
 		}
 		uri := ""
-		if m.finish != nil {
-			uri = m.finish.URI
-		} else if m.batch != nil && m.batch.Object != nil {
-			uri = m.batch.Object.URI
-		} else if len(m.rejects) > 0 {
-			uri = m.rejects[0].Object
+		if m.object != nil {
+			uri = m.object.URI
 		}
 		t := perObject[uri]
 		if t == nil {
+			// The object's first message: what earlier reads of it left
+			// goes in the transaction that writes it.
 			t = &tally{}
 			perObject[uri] = t
+			if rereader != nil && m.object != nil {
+				ret, err := rereader.Reread(ctx, *m.object, reprocess)
+				if err != nil {
+					return fmt.Errorf("read %s again: %w", uri, err)
+				}
+				sum.Retracted += ret.Events
+				sum.widen(ret.From, ret.To)
+			}
 		}
 		if m.batch != nil {
+			var first, last int64 // the batch's span of event time, for Summary.Changed
+			if reprocess && len(m.batch.Rows) > 0 {
+				first, last = m.batch.Rows[0].Time, m.batch.Rows[0].Time
+				for i := range m.batch.Rows {
+					first, last = min(first, m.batch.Rows[i].Time), max(last, m.batch.Rows[i].Time)
+				}
+			}
 			res, err := w.Write(ctx, m.batch)
 			rows := len(m.batch.Rows)
 			m.batch.Reset()
 			free <- m.batch
 			if err != nil {
 				return fmt.Errorf("write %s: %w", uri, err)
+			}
+			if reprocess && res.Stored > 0 {
+				sum.widen(time.UnixMicro(first).UTC(), time.UnixMicro(last).UTC())
 			}
 			t.events += int64(res.Stored)
 			t.dups += int64(res.Duplicates)
@@ -363,17 +412,33 @@ func (in *Ingester) write(ctx context.Context, w keymeter.Writer, msgs <-chan me
 			rec := *m.finish
 			rec.Events, rec.Duplicates, rec.Rejected = t.events, t.dups, t.rejected
 			delete(perObject, uri)
-			if err := w.FinishObject(ctx, rec); err != nil {
-				return fmt.Errorf("record %s: %w", uri, err)
+			// An object none of whose records was stored, every one
+			// rejected, is not recorded as ingested: it was most likely
+			// read with the wrong flags, and the next run reads it again.
+			// One whose records were all stored before is recorded.
+			nothing := rec.Events == 0 && rec.Duplicates == 0 && rec.Rejected > 0
+			switch {
+			case nothing && reprocess:
+				stop = keymeter.Errorf(keymeter.EPARTIAL, "%s: every one of its %d records was rejected (see keymeter rejects)", uri, rec.Rejected)
+			case nothing:
+				sum.NotRecorded = append(sum.NotRecorded, uri)
+			default:
+				if err := w.FinishObject(ctx, rec); err != nil {
+					return fmt.Errorf("record %s: %w", uri, err)
+				}
 			}
 			sum.Read++
 			if m.fail != nil {
 				sum.Failed = append(sum.Failed, *m.fail)
+				if reprocess && stop == nil {
+					stop = keymeter.Errorf(keymeter.EPARTIAL, "%s could not be read completely: %s", uri, m.fail.Reason)
+				}
 			}
 		}
 		// Rejects are held in memory until the commit: commit early when a
-		// file full of bad lines would make them large.
-		if pending >= in.cfg.CommitRows || pendingBytes >= maxPendingRejectBytes {
+		// file full of bad lines would make them large. A reprocessing
+		// run commits once, at the end.
+		if !reprocess && (pending >= in.cfg.CommitRows || pendingBytes >= maxPendingRejectBytes) {
 			if err := w.Commit(ctx); err != nil {
 				return fmt.Errorf("commit: %w", err)
 			}
@@ -388,11 +453,46 @@ func (in *Ingester) write(ctx context.Context, w keymeter.Writer, msgs <-chan me
 		*sum = committed
 		return context.Cause(ctx)
 	}
+	// A reprocessing run that stops stores nothing: its counts are 0.
+	rollback := func(err error) error {
+		failed := sum.Failed
+		*sum = committed
+		sum.Failed = failed
+		return err
+	}
+	if stop != nil {
+		return rollback(fmt.Errorf("%w; nothing was replaced", stop))
+	}
+	if reprocess && in.cfg.Check != nil {
+		p, ok := w.(keymeter.Preparer)
+		if !ok {
+			return keymeter.Errorf(keymeter.EINVALID, "this store cannot check a run before it commits")
+		}
+		if err := p.Prepare(ctx); err != nil {
+			return rollback(fmt.Errorf("commit: %w", err))
+		}
+		if err := in.cfg.Check(ctx, p, sum); err != nil {
+			return rollback(err)
+		}
+	}
 	if err := w.Commit(ctx); err != nil {
 		*sum = committed
 		return fmt.Errorf("commit: %w", err)
 	}
 	return nil
+}
+
+// widen extends s.Changed to [from, to].
+func (s *Summary) widen(from, to time.Time) {
+	if from.IsZero() {
+		return
+	}
+	if s.Changed[0].IsZero() || from.Before(s.Changed[0]) {
+		s.Changed[0] = from
+	}
+	if to.After(s.Changed[1]) {
+		s.Changed[1] = to
+	}
 }
 
 // worker reads objects, one at a time.
@@ -446,9 +546,10 @@ func (wk *worker) object(ctx context.Context, inp Input) error {
 			return wk.send(ctx, message{skip: &Skipped{URI: uri, Reason: reason}})
 		}
 	}
+	reprocess := wk.in.cfg.Reprocess // read it whether or not it was ingested
 	if prev, err := wk.in.store.FindObject(ctx, obj); err != nil {
 		return fmt.Errorf("look up %s: %w", uri, err)
-	} else if prev != nil {
+	} else if prev != nil && !reprocess {
 		return wk.send(ctx, message{skip: &Skipped{URI: uri, Reason: skipReason(obj, prev)}})
 	}
 	if obj.Digest == "" && obj.ETag == "" {
@@ -459,7 +560,7 @@ func (wk *worker) object(ctx context.Context, inp Input) error {
 		obj.Digest = digest
 		if prev, err := wk.in.store.FindObject(ctx, obj); err != nil {
 			return fmt.Errorf("look up %s: %w", uri, err)
-		} else if prev != nil {
+		} else if prev != nil && !reprocess {
 			return wk.send(ctx, message{skip: &Skipped{URI: uri, Reason: skipReason(obj, prev)}})
 		}
 		if other := wk.in.claim(digest, uri); other != "" {
@@ -516,7 +617,7 @@ func (wk *worker) read(ctx context.Context, obj *keymeter.Object, rc io.Reader) 
 	var rejects []keymeter.Reject
 	var lines, lineNo int64
 	flush := func(final bool) error {
-		m := message{batch: batch, rejects: rejects, lines: lines}
+		m := message{object: obj, batch: batch, rejects: rejects, lines: lines}
 		if len(batch.Rows) == 0 {
 			wk.recycle(batch)
 			m.batch = nil

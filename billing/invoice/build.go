@@ -34,19 +34,25 @@ type Input struct {
 	Late []Late
 }
 
-// Late is the late usage of one earlier, finalized billing period: events
-// whose time is in Period and which were loaded in (After, Cutoff] of
-// the document being built. After is the previous invoice's cutoff:
-// events of Period loaded by it are billed already, on Period's own
-// invoice or as late lines of the invoices since.
+// Late is the late usage of one earlier, finalized billing period: what
+// became known about the customer's usage in Period between After and
+// the Cutoff of the document being built. After is the previous
+// invoice's cutoff: the usage of Period known by it is billed already, on
+// Period's own invoice or as late lines of the invoices since. Events
+// loaded late add to it; events retracted (ingest --reprocess) or moved
+// to another customer (keys import --force) take from it, so late usage
+// may be negative.
 type Late struct {
 	Period billing.Period
-	After  time.Time
-	// Events counts all of the customer's late events of Period, whether
-	// or not a priced meter counts them.
+	// Plan is the plan Period was invoiced under, which its late usage is
+	// rated on; nil for the invoice's own plan.
+	Plan  *billing.Plan
+	After time.Time
+	// Events is the change in the number of the customer's events of
+	// Period, whether or not a priced meter counts them.
 	Events int64
-	Billed map[string]Usage // loaded by After
-	Late   map[string]Usage // loaded in (After, Cutoff]
+	Billed map[string]Usage // as known at After
+	Late   map[string]Usage // the change from After to Cutoff
 }
 
 // Build computes an invoice. The period's lines are billing.Rate's. The
@@ -92,7 +98,7 @@ func Build(in Input) (*Document, error) {
 		if m := meters[l.Meter]; l.Kind == billing.LineUsage && m != nil {
 			u := in.Usage[l.Meter]
 			line.Events, line.RawQuantity = &u.Events, &u.RawQuantity
-			line.Query = Query(m, in.Customer, in.Period.ActiveStart, in.Period.End, time.Time{}, cutoff)
+			line.Query = Query(m, in.Customer, in.Period.ActiveStart, in.Period.End, cutoff)
 		}
 		d.Lines = append(d.Lines, line)
 	}
@@ -100,7 +106,15 @@ func Build(in Input) (*Document, error) {
 	late := slices.Clone(in.Late)
 	slices.SortFunc(late, func(a, b Late) int { return a.Period.Start.Compare(b.Period.Start) })
 	for _, l := range late {
-		lines, err := lateLines(in.Plan, in.Customer, l, cutoff)
+		plan := in.Plan
+		if l.Plan != nil {
+			plan = l.Plan
+		}
+		if plan.Currency != in.Plan.Currency {
+			return nil, keymeter.Errorf(keymeter.EINVALID, "customer %q: %s was invoiced in %s, and late usage cannot be billed on an invoice in %s",
+				in.Customer, l.Period.Month, plan.Currency.Code, in.Plan.Currency.Code)
+		}
+		lines, err := lateLines(plan, in.Customer, l, cutoff)
 		if err != nil {
 			return nil, err
 		}
@@ -121,11 +135,11 @@ func lateLines(plan *billing.Plan, customer string, l Late, cutoff time.Time) ([
 		all[name] = u
 	}
 	for name, u := range l.Late {
-		if u.Events < 0 || u.RawQuantity < 0 {
-			return nil, keymeter.Errorf(keymeter.EINVALID, "meter %q: negative late usage", name)
-		}
 		a := all[name]
 		all[name] = Usage{a.Events + u.Events, a.RawQuantity + u.RawQuantity}
+		if all[name].Events < 0 || all[name].RawQuantity < 0 {
+			return nil, keymeter.Errorf(keymeter.EINVALID, "meter %q: late usage takes more than was billed", name)
+		}
 	}
 	before, err := billing.Rate(plan, l.Period, raw(l.Billed), billing.Options{Customer: customer})
 	if err != nil {
@@ -139,7 +153,7 @@ func lateLines(plan *billing.Plan, customer string, l Late, cutoff time.Time) ([
 	for i := range plan.Prices {
 		m := &plan.Prices[i].Meter
 		u, ok := l.Late[m.Name]
-		if !ok || u.Events == 0 {
+		if !ok || u.Events == 0 && u.RawQuantity == 0 {
 			continue
 		}
 		was, now := usageLine(before, m.Name), usageLine(after, m.Name)
@@ -158,7 +172,7 @@ func lateLines(plan *billing.Plan, customer string, l Late, cutoff time.Time) ([
 			Period:      l.Period.Month,
 			Events:      &u.Events,
 			RawQuantity: &u.RawQuantity,
-			Query:       Query(m, customer, l.Period.ActiveStart, l.Period.End, l.After.UTC().Truncate(time.Microsecond), cutoff),
+			Query:       LateQuery(m, customer, l.Period.ActiveStart, l.Period.End, l.After.UTC().Truncate(time.Microsecond), cutoff),
 		}
 		if now.ExactAmount != nil && was.ExactAmount != nil {
 			exact := now.ExactAmount.Sub(*was.ExactAmount).Reduce()

@@ -259,19 +259,25 @@ func TestGoldenRenderings(t *testing.T) {
 func TestQuery(t *testing.T) {
 	cfg := loadConfig(t)
 	m, _ := cfg.Meter("searches")
-	q := Query(m, "o'brien", time.Date(2025, 10, 1, 4, 0, 0, 0, time.UTC), time.Date(2025, 11, 1, 4, 0, 0, 0, time.UTC),
-		septemberCutoff, octoberCutoff)
-	want := `SELECT count(*) AS events, count(*) AS quantity FROM events WHERE customer = 'o''brien'` +
+	q := Query(m, "o'brien", time.Date(2025, 10, 1, 4, 0, 0, 0, time.UTC), time.Date(2025, 11, 1, 4, 0, 0, 0, time.UTC), octoberCutoff)
+	cond := `customer = 'o''brien'` +
 		` AND time >= TIMESTAMP '2025-10-01 04:00:00' AND time < TIMESTAMP '2025-11-01 04:00:00'` +
-		` AND loaded_at > TIMESTAMP '2025-10-02 06:00:00.25' AND loaded_at <= TIMESTAMP '2025-11-02 06:30:00.123456'` +
 		` AND source = 'cloudfront' AND (path LIKE '/v1/search%' ESCAPE '\' OR path LIKE '/it''s\_100\%\_literal' ESCAPE '\')`
+	want := `SELECT count(*) AS events, count(*) AS quantity FROM events_as_of(TIMESTAMP '2025-11-02 06:30:00.123456') WHERE ` + cond
 	if q != want {
 		t.Errorf("query\n got %s\nwant %s", q, want)
 	}
+	late := LateQuery(m, "o'brien", time.Date(2025, 10, 1, 4, 0, 0, 0, time.UTC), time.Date(2025, 11, 1, 4, 0, 0, 0, time.UTC), septemberCutoff, octoberCutoff)
+	want = `SELECT known.events - billed.events AS events, known.quantity - billed.quantity AS quantity FROM ` +
+		`(SELECT count(*) AS events, count(*) AS quantity FROM events_as_of(TIMESTAMP '2025-11-02 06:30:00.123456') WHERE ` + cond + `) known, ` +
+		`(SELECT count(*) AS events, count(*) AS quantity FROM events_as_of(TIMESTAMP '2025-10-02 06:00:00.25') WHERE ` + cond + `) billed`
+	if late != want {
+		t.Errorf("late query\n got %s\nwant %s", late, want)
+	}
 	m, _ = cfg.Meter("egress")
-	if q := Query(m, "a", time.Unix(0, 0), time.Unix(3600, 0), time.Time{}, time.Time{}); !strings.HasPrefix(q,
+	if q := Query(m, "a", time.Unix(0, 0), time.Unix(3600, 0), time.Time{}); !strings.HasPrefix(q,
 		"SELECT count(*) AS events, coalesce(sum(bytes_sent), 0) AS quantity FROM events WHERE customer = 'a' AND time >= TIMESTAMP '1970-01-01 00:00:00' AND time < TIMESTAMP '1970-01-01 01:00:00' AND source = 'cloudfront'") {
-		t.Errorf("query without load bounds: %s", q)
+		t.Errorf("query of what is known now: %s", q)
 	}
 }
 

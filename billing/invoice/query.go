@@ -10,35 +10,58 @@ import (
 )
 
 // Query returns the SQL that counts a meter's events and raw quantity for
-// one customer over the event time [from, to), for events loaded in
-// (loadedAfter, loadedBy] (a zero bound is left out). It is what the
-// store's MeterTotals computes, with every value written in, so that
-// `keymeter sql` runs it as it is:
+// one customer over the event time [from, to), as the store knew them at
+// asOf (events_as_of; the events view, what is known now, when asOf is
+// zero). It is what the store's MeterTotals computes, with every value
+// written in, so that `keymeter sql` runs it as it is, with the same
+// answer forever:
 //
 //	SELECT count(*) AS events, coalesce(sum(bytes_sent), 0) AS quantity
-//	FROM events WHERE customer = 'acme' AND time >= TIMESTAMP '2025-10-01 00:00:00' ...
-func Query(m *billing.Meter, customer string, from, to, loadedAfter, loadedBy time.Time) string {
+//	FROM events_as_of(TIMESTAMP '2025-11-02 09:14:11') WHERE customer = 'acme' AND time >= ...
+func Query(m *billing.Meter, customer string, from, to, asOf time.Time) string {
 	var b strings.Builder
 	b.WriteString("SELECT count(*) AS events, ")
 	b.WriteString(m.SQLSum())
-	b.WriteString(" AS quantity FROM events WHERE customer = ")
+	b.WriteString(" AS quantity FROM ")
+	b.WriteString(eventsAsOf(asOf))
+	b.WriteString(" WHERE ")
+	b.WriteString(where(m, customer, from, to))
+	return b.String()
+}
+
+// LateQuery returns the SQL that gives what a meter's late usage changed
+// for one customer over [from, to): its events and raw quantity as known
+// at cutoff, less the same as known at after. Either may be negative
+// (events retracted, or moved to another customer).
+func LateQuery(m *billing.Meter, customer string, from, to, after, cutoff time.Time) string {
+	w := where(m, customer, from, to)
+	sum := m.SQLSum()
+	return "SELECT known.events - billed.events AS events, known.quantity - billed.quantity AS quantity FROM " +
+		"(SELECT count(*) AS events, " + sum + " AS quantity FROM " + eventsAsOf(cutoff) + " WHERE " + w + ") known, " +
+		"(SELECT count(*) AS events, " + sum + " AS quantity FROM " + eventsAsOf(after) + " WHERE " + w + ") billed"
+}
+
+// eventsAsOf names the relation of the events known at t.
+func eventsAsOf(t time.Time) string {
+	if t.IsZero() {
+		return "events"
+	}
+	return "events_as_of(" + timestampLiteral(t) + ")"
+}
+
+// where is the condition of a meter's events of one customer in [from, to).
+func where(m *billing.Meter, customer string, from, to time.Time) string {
+	var b strings.Builder
+	b.WriteString("customer = ")
 	b.WriteString(stringLiteral(customer))
 	b.WriteString(" AND time >= ")
 	b.WriteString(timestampLiteral(from))
 	b.WriteString(" AND time < ")
 	b.WriteString(timestampLiteral(to))
-	if !loadedAfter.IsZero() {
-		b.WriteString(" AND loaded_at > ")
-		b.WriteString(timestampLiteral(loadedAfter))
-	}
-	if !loadedBy.IsZero() {
-		b.WriteString(" AND loaded_at <= ")
-		b.WriteString(timestampLiteral(loadedBy))
-	}
-	where, args := m.Filter.SQLWhere()
-	if where != "" {
+	w, args := m.Filter.SQLWhere()
+	if w != "" {
 		b.WriteString(" AND ")
-		b.WriteString(inline(where, args))
+		b.WriteString(inline(w, args))
 	}
 	return b.String()
 }

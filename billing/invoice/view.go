@@ -117,11 +117,15 @@ func newLineView(cur billing.Currency, l Line) lineView {
 		lv.Item += " (" + l.Meter + ")"
 	}
 	if l.Events != nil {
-		what := "events"
-		if l.Kind == LineLateUsage {
+		what, n := "events", *l.Events
+		switch {
+		case l.Kind == LineLateUsage && n < 0:
+			// Replaced by ingest --reprocess, or moved to another customer.
+			what, n = "events of "+l.Period+" fewer than its invoice counted (replaced, or moved to another customer)", -n
+		case l.Kind == LineLateUsage:
 			what = "events of " + l.Period + " loaded after its invoice"
 		}
-		lv.Details = append(lv.Details, group(strconv.FormatInt(*l.Events, 10))+" "+what)
+		lv.Details = append(lv.Details, group(strconv.FormatInt(n, 10))+" "+what)
 	}
 	if !l.Included.IsZero() {
 		lv.Details = append(lv.Details, group(l.Included.String())+" included, "+group(l.Billable.String())+" billable")

@@ -597,3 +597,15 @@ plans:
 		t.Errorf("customers remove of an unknown customer: exit %d, %s", r.code, r.stderr)
 	}
 }
+
+// TestBillingFlatFeeMinorUnits: a flat fee finer than the currency's
+// minor unit (half a yen) is refused with its line, never rounded.
+func TestBillingFlatFeeMinorUnits(t *testing.T) {
+	c := newCLI(t)
+	path := filepath.Join(t.TempDir(), "jpy.yaml")
+	writeFile(t, path, "currency: JPY\nplans:\n  basic:\n    flat_fee: \"0.5\"\ncustomers:\n  acme: {plan: basic, start: 2025-10-01}\n")
+	r := c.run("invoice", "--period", "2025-10", "--billing", path)
+	if r.code != exitUsage || !strings.Contains(r.stderr, "line 4: plans.basic.flat_fee: must be a whole number of minor units (JPY has 0 digits after the point)") {
+		t.Errorf("a JPY flat fee of 0.5: exit %d, want %d and the line\n%s%s", r.code, exitUsage, r.stdout, r.stderr)
+	}
+}

@@ -258,10 +258,9 @@ func meterSpecs(plan *billing.Plan) []keymeter.MeterSpec {
 }
 
 // meterUsage totals a plan's meters for one customer over event time
-// [from, to) and load time (after, by].
-func meterUsage(ctx context.Context, db keymeter.MeterTotaler, b billed, from, to, after, by time.Time) (map[string]invoice.Usage, error) {
-	rows, err := db.MeterTotals(ctx, keymeter.MeterQuery{From: from, To: to, LoadedAfter: after, LoadedBy: by,
-		Customer: b.a.Customer, Meters: meterSpecs(b.plan)})
+// [from, to), as known at asOf.
+func meterUsage(ctx context.Context, db keymeter.MeterTotaler, plan *billing.Plan, customer string, from, to, asOf time.Time) (map[string]invoice.Usage, error) {
+	rows, err := db.MeterTotals(ctx, keymeter.MeterQuery{From: from, To: to, AsOf: asOf, Customer: customer, Meters: meterSpecs(plan)})
 	if err != nil {
 		return nil, err
 	}
@@ -279,47 +278,89 @@ func previousMonth(month string) string {
 }
 
 // document computes a customer's invoice for b.period from the store:
-// the usage loaded by cutoff and, when the previous period's invoice is
-// final, the late events of every finalized period loaded since that
-// invoice's cutoff. finals are the customer's finalized invoices.
-func document(ctx context.Context, db keymeter.MeterTotaler, b billed, cutoff time.Time, finals []keymeter.FinalInvoice, in invoice.Input) (*invoice.Document, error) {
-	usage, err := meterUsage(ctx, db, b, b.period.ActiveStart, b.period.End, time.Time{}, cutoff)
+// the usage known at cutoff and, when the previous period's invoice is
+// final, the late usage of every finalized period: what changed about it
+// between that invoice's cutoff and this one (events loaded late, events
+// retracted, events moved to or from the customer), rated on the plan the
+// period was invoiced under. finals are the customer's finalized
+// invoices.
+func (s *billingSetup) document(ctx context.Context, db keymeter.MeterTotaler, b billed, cutoff time.Time, finals []keymeter.FinalInvoice, in invoice.Input) (*invoice.Document, error) {
+	usage, err := meterUsage(ctx, db, b.plan, b.a.Customer, b.period.ActiveStart, b.period.End, cutoff)
 	if err != nil {
 		return nil, err
 	}
 	in.Customer, in.Plan, in.Period, in.Cutoff, in.Usage = b.a.Customer, b.plan, b.period, cutoff, usage
 	prev := slices.IndexFunc(finals, func(f keymeter.FinalInvoice) bool { return f.Month == previousMonth(b.period.Month) })
-	if prev >= 0 {
-		after := finals[prev].Cutoff
-		for _, f := range finals {
-			if f.Month >= b.period.Month {
-				continue
-			}
-			d, err := invoice.Decode(f.Document)
-			if err != nil {
-				return nil, fmt.Errorf("invoice %s: %w", f.Number, err)
-			}
-			// Any late event at all? Counted over every event, priced or not.
-			all, err := db.MeterTotals(ctx, keymeter.MeterQuery{From: d.Period.ActiveStart, To: d.Period.End,
-				LoadedAfter: after, LoadedBy: cutoff, Customer: b.a.Customer,
-				Meters: []keymeter.MeterSpec{{Name: "all", Measure: keymeter.MeasureRequests}}})
-			if err != nil {
-				return nil, err
-			}
-			if len(all) == 0 {
-				continue
-			}
-			fb := billed{a: b.a, plan: b.plan, period: d.Period}
-			late, err := meterUsage(ctx, db, fb, d.Period.ActiveStart, d.Period.End, after, cutoff)
-			if err != nil {
-				return nil, err
-			}
-			done, err := meterUsage(ctx, db, fb, d.Period.ActiveStart, d.Period.End, time.Time{}, after)
-			if err != nil {
-				return nil, err
-			}
-			in.Late = append(in.Late, invoice.Late{Period: d.Period, After: after, Events: all[0].Events, Billed: done, Late: late})
+	if prev < 0 {
+		return invoice.Build(in)
+	}
+	after := finals[prev].Cutoff
+	for _, f := range finals {
+		if f.Month >= b.period.Month {
+			continue
 		}
+		d, err := invoice.Decode(f.Document)
+		if err != nil {
+			return nil, fmt.Errorf("invoice %s: %w", f.Number, err)
+		}
+		plan, err := s.invoicedPlan(f, d)
+		if err != nil {
+			return nil, err
+		}
+		from, to := d.Period.ActiveStart, d.Period.End
+		// Any change at all? Counted over every event, priced or not.
+		all := []keymeter.MeterSpec{{Name: "all", Measure: keymeter.MeasureRequests}}
+		var events [2]int64
+		for i, at := range []time.Time{after, cutoff} {
+			rows, err := db.MeterTotals(ctx, keymeter.MeterQuery{From: from, To: to, AsOf: at, Customer: b.a.Customer, Meters: all})
+			if err != nil {
+				return nil, err
+			}
+			if len(rows) > 0 {
+				events[i] = rows[0].Events
+			}
+		}
+		billedUsage, err := meterUsage(ctx, db, plan, b.a.Customer, from, to, after)
+		if err != nil {
+			return nil, err
+		}
+		known, err := meterUsage(ctx, db, plan, b.a.Customer, from, to, cutoff)
+		if err != nil {
+			return nil, err
+		}
+		late := map[string]invoice.Usage{}
+		changed := events[1] != events[0]
+		for _, p := range plan.Prices {
+			k, was := known[p.Meter.Name], billedUsage[p.Meter.Name]
+			u := invoice.Usage{Events: k.Events - was.Events, RawQuantity: k.RawQuantity - was.RawQuantity}
+			if u != (invoice.Usage{}) {
+				late[p.Meter.Name] = u
+				changed = true
+			}
+		}
+		if !changed {
+			continue
+		}
+		in.Late = append(in.Late, invoice.Late{Period: d.Period, Plan: plan, After: after, Events: events[1] - events[0], Billed: billedUsage, Late: late})
 	}
 	return invoice.Build(in)
+}
+
+// invoicedPlan returns the plan a finalized invoice was rated on: its
+// snapshot, or, for an invoice finalized before keymeter kept snapshots,
+// the billing config's plan of the same name.
+func (s *billingSetup) invoicedPlan(f keymeter.FinalInvoice, d *invoice.Document) (*billing.Plan, error) {
+	if f.PlanSnapshot != nil {
+		p, err := billing.UnmarshalPlan(f.PlanSnapshot)
+		if err != nil {
+			return nil, fmt.Errorf("invoice %s: %w", f.Number, err)
+		}
+		return p, nil
+	}
+	p, ok := s.billing.Plan(d.Plan)
+	if !ok {
+		return nil, keymeter.Errorf(keymeter.EINVALID, "invoice %s was rated on plan %q, which the billing config %s no longer has: its late events cannot be rated (add the plan back)",
+			f.Number, d.Plan, s.path)
+	}
+	return p, nil
 }

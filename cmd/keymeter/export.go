@@ -71,7 +71,7 @@ func (m *Main) runExportStripe(ctx context.Context, args []string) error {
 		}
 		withID = append(withID, t)
 	}
-	docs, err := m.invoiceDocs(ctx, db, withID)
+	docs, err := m.invoiceDocs(ctx, s, db, withID)
 	if err != nil {
 		return err
 	}

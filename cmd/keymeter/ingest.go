@@ -36,6 +36,8 @@ type ingestOptions struct {
 	interval    time.Duration
 	commitEvery time.Duration
 	now         func() time.Time // the clock; nil for time.Now
+	reprocess   bool
+	force       bool
 }
 
 func (m *Main) runIngest(ctx context.Context, args []string) error {
@@ -54,13 +56,20 @@ func (m *Main) runIngest(ctx context.Context, args []string) error {
 			"another format is reported, not read, and read by a later run with the right\n"+
 			"--format.\n\n"+
 			"Each request is counted once, however often its line, file or record is\n"+
-			"ingested. Bad lines are rejected, counted and kept (see keymeter rejects);\n"+
-			"unreadable files are reported and the others still ingested, and the command\n"+
-			"then exits with status 3.\n\n"+
+			"ingested. Bad lines are rejected, counted and kept (see keymeter rejects); an\n"+
+			"input every line of which is rejected is not recorded as ingested, so the next\n"+
+			"run reads it again. Unreadable files are reported and the others still\n"+
+			"ingested, and the command then exits with status 3.\n\n"+
 			"With --follow, keymeter keeps reading a stream, or lists an S3 prefix again\n"+
 			"every --interval, until interrupted (SIGINT, SIGTERM); it then commits what it\n"+
 			"read and exits with status 0. S3 and Kinesis use the AWS credential chain\n"+
-			"(environment, shared config and credentials files, SSO, instance roles).")
+			"(environment, shared config and credentials files, SSO, instance roles).\n\n"+
+			"With --reprocess, the inputs (files and s3://) are read again, ingested before\n"+
+			"or not, and replace the events, rejects and records of their earlier reads, in\n"+
+			"one transaction: all of them or, when one cannot be read completely or has every\n"+
+			"line rejected, none. A replacement that changes what a finalized invoice counts\n"+
+			"is refused (status 4) unless --force; forced, the difference is billed on the\n"+
+			"customer's next invoice.")
 	var common commonFlags
 	common.register(fs, true)
 	o := ingestOptions{now: m.Now}
@@ -74,6 +83,8 @@ func (m *Main) runIngest(ctx context.Context, args []string) error {
 	fs.BoolVar(&o.follow, "follow", false, "keep reading a kinesis:// stream, or list s3:// sources again every --interval, until interrupted")
 	fs.DurationVar(&o.interval, "interval", time.Minute, "with --follow, the `time` between two listings of s3:// sources")
 	fs.DurationVar(&o.commitEvery, "commit-every", time.Second, "for kinesis://, the longest `time` read records wait to be committed")
+	fs.BoolVar(&o.reprocess, "reprocess", false, "read the inputs again and replace what their earlier reads stored (to correct --format, --fields or --key-param)")
+	fs.BoolVar(&o.force, "force", false, "with --reprocess, replace even when finalized invoices change, billing the difference on the next invoices")
 	srcs, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -102,6 +113,10 @@ func (m *Main) runIngest(ctx context.Context, args []string) error {
 		return &usageError{msg: "ingest: --endpoint and --region are for s3:// and kinesis:// sources"}
 	case o.interval <= 0 || o.commitEvery <= 0:
 		return &usageError{msg: "ingest: --interval and --commit-every must be positive"}
+	case o.reprocess && (o.follow || src.stream != ""):
+		return &usageError{msg: "ingest: --reprocess reads files and s3:// objects again, once: not with --follow or kinesis://"}
+	case o.force && !o.reprocess:
+		return &usageError{msg: "ingest: --force is for --reprocess"}
 	}
 	cfg, err := common.load(m.Getenv)
 	if err != nil {
@@ -142,7 +157,13 @@ func (m *Main) runIngest(ctx context.Context, args []string) error {
 		return err
 	}
 	defer db.Close()
-	sum, runErr := m.ingestOnce(ctx, db, cfg, &o, inputs)
+	var check func(context.Context, keymeter.Preparer, *ingest.Summary) error
+	if o.reprocess {
+		if check, err = m.reprocessCheck(ctx, db, &common, o.force); err != nil {
+			return err
+		}
+	}
+	sum, runErr := m.ingestOnce(ctx, db, cfg, &o, inputs, check)
 	if sum == nil {
 		return runErr
 	}
@@ -169,7 +190,8 @@ func (m *Main) runIngest(ctx context.Context, args []string) error {
 }
 
 // ingestOnce ingests inputs into db in one run.
-func (m *Main) ingestOnce(ctx context.Context, db *duckdb.DB, cfg *Config, o *ingestOptions, inputs []ingest.Input) (*ingest.Summary, error) {
+func (m *Main) ingestOnce(ctx context.Context, db *duckdb.DB, cfg *Config, o *ingestOptions, inputs []ingest.Input,
+	check func(context.Context, keymeter.Preparer, *ingest.Summary) error) (*ingest.Summary, error) {
 	secret, err := cfg.secret(ctx, db)
 	if err != nil {
 		return nil, err
@@ -178,7 +200,9 @@ func (m *Main) ingestOnce(ctx context.Context, db *duckdb.DB, cfg *Config, o *in
 	if !o.quiet && !o.follow && isTerminal(m.Stderr) {
 		progress = &progressLine{w: m.Stderr, start: time.Now()}
 	}
-	in, err := ingest.New(db, cfg.ingestConfig(o, secret, progress.update))
+	ic := cfg.ingestConfig(o, secret, progress.update)
+	ic.Check = check
+	in, err := ingest.New(db, ic)
 	if err != nil {
 		return nil, err
 	}
@@ -201,6 +225,7 @@ func (cfg *Config) ingestConfig(o *ingestOptions, secret []byte, progress func(i
 		APIGateway:     cfg.APIGateway.ingestConfig(),
 		FutureHorizon:  cfg.futureHorizon(),
 		Now:            o.now,
+		Reprocess:      o.reprocess,
 	}
 }
 
@@ -271,6 +296,9 @@ func writeSummary(w io.Writer, s *ingest.Summary, stream bool) error {
 	if stream {
 		fmt.Fprintf(w, "lag behind the tip:    %s\n", s.Lag)
 	}
+	if s.Retracted > 0 {
+		fmt.Fprintf(w, "events replaced:       %d   (stored by earlier reads of these inputs)\n", s.Retracted)
+	}
 	if len(s.Skipped) > 0 {
 		fmt.Fprintln(w, "skipped:")
 		for _, sk := range s.Skipped {
@@ -281,6 +309,12 @@ func writeSummary(w io.Writer, s *ingest.Summary, stream bool) error {
 		fmt.Fprintln(w, "failed:")
 		for _, f := range s.Failed {
 			fmt.Fprintf(w, "  %s: %s\n", f.URI, f.Reason)
+		}
+	}
+	if len(s.NotRecorded) > 0 {
+		fmt.Fprintln(w, "not recorded as ingested (every line was rejected: check --format, --fields; the next run reads them again):")
+		for _, uri := range s.NotRecorded {
+			fmt.Fprintf(w, "  %s\n", uri)
 		}
 	}
 	return nil
@@ -302,13 +336,21 @@ type summaryJSON struct {
 	LagMillis      *int64           `json:"lag_ms,omitempty"` // streams only
 	Skipped        []ingest.Skipped `json:"skipped"`
 	Failed         []ingest.Failed  `json:"failed"`
+	// NotRecorded are the inputs every line of which was rejected: they
+	// are read again by the next run. Replaced counts the events of
+	// earlier reads that --reprocess replaced.
+	NotRecorded []string `json:"not_recorded"`
+	Replaced    int64    `json:"replaced"`
 }
 
 func newSummaryJSON(s *ingest.Summary, stream bool) summaryJSON {
 	out := summaryJSON{
 		Inputs: s.Objects, Read: s.Read, Lines: s.Lines, Events: s.Events, Duplicates: s.Duplicates,
 		Rejected: s.Rejected, Unattributed: s.UnattributedTotal(), ByReason: map[string]int64{},
-		TruncatedByDay: map[string]int64{}, Skipped: s.Skipped, Failed: s.Failed,
+		TruncatedByDay: map[string]int64{}, Skipped: s.Skipped, Failed: s.Failed, NotRecorded: s.NotRecorded, Replaced: s.Retracted,
+	}
+	if out.NotRecorded == nil {
+		out.NotRecorded = []string{}
 	}
 	for a := keymeter.Attribution(1); a < keymeter.NumAttributions; a++ {
 		out.ByReason[a.String()] = s.Unattributed[a]

@@ -104,7 +104,7 @@ func (m *Main) followPoll(ctx context.Context, cfg *Config, o *ingestOptions, in
 		return nil, err
 	}
 	defer db.Close()
-	return m.ingestOnce(ctx, db, cfg, o, inputs)
+	return m.ingestOnce(ctx, db, cfg, o, inputs, nil)
 }
 
 // writePoll reports what one listing of a follower ingested: a line for

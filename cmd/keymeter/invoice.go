@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/keymeter/keymeter"
+	"github.com/keymeter/keymeter/billing"
 	"github.com/keymeter/keymeter/billing/invoice"
 )
 
@@ -72,7 +73,7 @@ func (m *Main) runInvoice(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	docs, err := m.invoiceDocs(ctx, db, targets)
+	docs, err := m.invoiceDocs(ctx, s, db, targets)
 	if err != nil {
 		return err
 	}
@@ -93,7 +94,7 @@ func (m *Main) runInvoice(ctx context.Context, args []string) error {
 
 // invoiceDocs returns the canonical JSON of each target's invoice: the
 // stored bytes of a finalized one, a draft computed now for the others.
-func (m *Main) invoiceDocs(ctx context.Context, db billingDB, targets []billed) ([][]byte, error) {
+func (m *Main) invoiceDocs(ctx context.Context, s *billingSetup, db billingDB, targets []billed) ([][]byte, error) {
 	cutoff, err := db.LoadWatermark(ctx)
 	if err != nil {
 		return nil, err
@@ -111,7 +112,7 @@ func (m *Main) invoiceDocs(ctx context.Context, db billingDB, targets []billed) 
 			docs = append(docs, f.Document)
 			continue
 		}
-		d, err := document(ctx, db, t, cutoff, finals, invoice.Input{Status: invoice.Draft})
+		d, err := s.document(ctx, db, t, cutoff, finals, invoice.Input{Status: invoice.Draft})
 		if err != nil {
 			return nil, err
 		}
@@ -256,7 +257,7 @@ func (m *Main) runInvoiceFinalize(ctx context.Context, args []string) error {
 		}
 		seq++
 		number := invoiceNumber(seq)
-		d, err := document(ctx, db, t, cutoff, finals, invoice.Input{Status: invoice.Final, Number: number, FinalizedAt: now})
+		d, err := s.document(ctx, db, t, cutoff, finals, invoice.Input{Status: invoice.Final, Number: number, FinalizedAt: now})
 		if err != nil {
 			return err
 		}
@@ -264,8 +265,12 @@ func (m *Main) runInvoiceFinalize(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
+		plan, err := billing.MarshalPlan(t.plan)
+		if err != nil {
+			return err
+		}
 		frozen = append(frozen, keymeter.FinalInvoice{Customer: c, Month: t.period.Month, Seq: seq, Number: number,
-			Cutoff: d.Cutoff, FinalizedAt: now, Document: doc})
+			Cutoff: d.Cutoff, FinalizedAt: now, Document: doc, PlanSnapshot: plan})
 	}
 	if len(problems) > 0 {
 		return keymeter.Errorf(keymeter.ECONFLICT, "nothing was finalized:\n  %s", strings.Join(problems, "\n  "))

@@ -65,4 +65,14 @@ func TestUpgradeV1Store(t *testing.T) {
 	// A writing command on the upgraded store, then the same answers.
 	c.ok("ingest", filepath.Join("..", "..", "testdata", "sample", "logs"))
 	check("after ingesting the same logs again")
+	// Reprocessing them as they were replaces every event and changes
+	// nothing, checked against invoices finalized without plan snapshots;
+	// the next period's drafts rate on the config's plans.
+	c.ok("ingest", "--reprocess", filepath.Join("..", "..", "testdata", "sample", "logs"))
+	check("after reprocessing the same logs")
+	for _, d := range decodeDocs(t, c.ok("invoice", "--period", "2025-11", "--format", "json")) {
+		if d.LateEvents != 0 || !d.LateAdjustments.IsZero() {
+			t.Errorf("%s: November has late changes after an unchanged reprocess: %d events, %s", d.Customer, d.LateEvents, d.LateAdjustments)
+		}
+	}
 }

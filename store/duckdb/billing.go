@@ -101,11 +101,19 @@ var measureSum = map[string]string{
 // MeterTotals implements keymeter.MeterTotaler with one scan of the
 // events view: every meter is a pair of FILTERed aggregates.
 func (s *DB) MeterTotals(ctx context.Context, q keymeter.MeterQuery) ([]keymeter.MeterTotal, error) {
+	return meterTotals(ctx, s.db, q)
+}
+
+// meterTotals runs the MeterTotals query on db (the store's, or a
+// writer's connection inside its transaction).
+func meterTotals(ctx context.Context, db interface {
+	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+}, q keymeter.MeterQuery) ([]keymeter.MeterTotal, error) {
 	query, args, err := meterSQL(q)
 	if err != nil || query == "" {
 		return nil, err
 	}
-	rows, err := s.db.QueryContext(ctx, query, args...)
+	rows, err := db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, keymeter.Errorf(keymeter.EINVALID, "meter totals: %v", err)
 	}
@@ -163,16 +171,14 @@ func meterSQL(q keymeter.MeterQuery) (string, []any, error) {
 		}
 		args = append(args, m.Args...)
 	}
-	b.WriteString("\nFROM events\nWHERE customer IS NOT NULL AND time >= ? AND time < ?")
+	if q.AsOf.IsZero() {
+		b.WriteString("\nFROM events")
+	} else {
+		b.WriteString("\nFROM events_as_of(?)")
+		args = append(args, q.AsOf.UTC())
+	}
+	b.WriteString("\nWHERE customer IS NOT NULL AND time >= ? AND time < ?")
 	args = append(args, q.From.UTC(), q.To.UTC())
-	if !q.LoadedAfter.IsZero() {
-		b.WriteString(" AND loaded_at > ?")
-		args = append(args, q.LoadedAfter.UTC())
-	}
-	if !q.LoadedBy.IsZero() {
-		b.WriteString(" AND loaded_at <= ?")
-		args = append(args, q.LoadedBy.UTC())
-	}
 	if q.Customer != "" {
 		b.WriteString(" AND customer = ?")
 		args = append(args, q.Customer)
@@ -184,7 +190,11 @@ func meterSQL(q keymeter.MeterQuery) (string, []any, error) {
 // LoadWatermark implements keymeter.MeterTotaler.
 func (s *DB) LoadWatermark(ctx context.Context) (time.Time, error) {
 	var t sql.NullTime
-	if err := s.db.QueryRowContext(ctx, `SELECT max(loaded_at) FROM loads`).Scan(&t); err != nil {
+	err := s.db.QueryRowContext(ctx, `SELECT greatest(
+		(SELECT max(loaded_at) FROM loads),
+		(SELECT max(retracted_at) FROM retracted_events),
+		(SELECT max(recorded_at) FILTER (WHERE NOT isinf(recorded_at)) FROM key_owners))`).Scan(&t)
+	if err != nil {
 		return time.Time{}, fmt.Errorf("load watermark: %w", err)
 	}
 	if !t.Valid {
@@ -219,8 +229,13 @@ func (s *DB) FinalizeInvoices(ctx context.Context, invoices []keymeter.FinalInvo
 		case !errors.Is(err, sql.ErrNoRows):
 			return fmt.Errorf("finalize invoices: %w", err)
 		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO invoices VALUES (?, ?, ?, ?, 'final', ?, ?, ?)`,
-			inv.Customer, inv.Month, inv.Seq, inv.Number, inv.Cutoff.UTC(), inv.FinalizedAt.UTC(), string(inv.Document))
+		var plan any
+		if inv.PlanSnapshot != nil {
+			plan = string(inv.PlanSnapshot)
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO invoices BY NAME SELECT ? AS customer, ? AS month, ? AS seq, ? AS number,
+			'final' AS status, ? AS cutoff, ? AS finalized_at, ? AS document, ? AS plan_snapshot`,
+			inv.Customer, inv.Month, inv.Seq, inv.Number, inv.Cutoff.UTC(), inv.FinalizedAt.UTC(), string(inv.Document), plan)
 		if err != nil {
 			if strings.Contains(err.Error(), "Constraint Error") {
 				return keymeter.Errorf(keymeter.ECONFLICT, "finalize the %s invoice of %s: %v", inv.Month, inv.Customer, err)
@@ -236,7 +251,7 @@ func (s *DB) FinalizeInvoices(ctx context.Context, invoices []keymeter.FinalInvo
 
 // Invoices implements keymeter.InvoiceStore.
 func (s *DB) Invoices(ctx context.Context, f keymeter.InvoiceFilter) ([]keymeter.FinalInvoice, error) {
-	q := `SELECT customer, month, seq, number, cutoff, finalized_at, document FROM invoices WHERE true`
+	q := `SELECT customer, month, seq, number, cutoff, finalized_at, document, plan_snapshot FROM invoices WHERE true`
 	var args []any
 	if f.Customer != "" {
 		q += ` AND customer = ?`
@@ -258,10 +273,14 @@ func (s *DB) Invoices(ctx context.Context, f keymeter.InvoiceFilter) ([]keymeter
 	for rows.Next() {
 		var inv keymeter.FinalInvoice
 		var doc string
-		if err := rows.Scan(&inv.Customer, &inv.Month, &inv.Seq, &inv.Number, &inv.Cutoff, &inv.FinalizedAt, &doc); err != nil {
+		var plan sql.NullString
+		if err := rows.Scan(&inv.Customer, &inv.Month, &inv.Seq, &inv.Number, &inv.Cutoff, &inv.FinalizedAt, &doc, &plan); err != nil {
 			return nil, fmt.Errorf("list invoices: %w", err)
 		}
 		inv.Cutoff, inv.FinalizedAt, inv.Document = inv.Cutoff.UTC(), inv.FinalizedAt.UTC(), []byte(doc)
+		if plan.Valid {
+			inv.PlanSnapshot = []byte(plan.String)
+		}
 		out = append(out, inv)
 	}
 	return out, rows.Err()

@@ -118,6 +118,17 @@ func (s *seenIDs) commit() {
 	s.rollback()
 }
 
+// forget takes n retracted events off the committed count of hour k,
+// and drops its loaded IDs, to be loaded again without them.
+func (s *seenIDs) forget(k hourKey, n int64) {
+	s.counts[k] -= n
+	if st := s.sets[k]; st != nil {
+		s.order.Remove(st.lru)
+		delete(s.sets, k)
+		s.held -= st.ids.len()
+	}
+}
+
 // rollback forgets the pending IDs.
 func (s *seenIDs) rollback() {
 	clear(s.added)

@@ -32,7 +32,9 @@ type migration struct {
 
 // migrations are the schema changes since version 1, in order: the
 // migration to version n is migrations[n-2].
-var migrations = []migration{}
+var migrations = []migration{
+	{To: 2, What: "history: key ownership over time, retracted events, plan snapshots", Up: migrateHistory},
+}
 
 // schemaVersion is the version this keymeter writes; Open refuses a
 // store of a newer version, and upgrades an older one.

@@ -55,7 +55,7 @@ func (s *DB) Reconcile(ctx context.Context, q keymeter.ReconcileQuery) (*keymete
 	count(*) FILTER (WHERE e.source = $1 AND ` + edgeErrorSQL + `),
 	count(*) FILTER (WHERE e.source = $2)
 FROM event_rows e
-LEFT JOIN api_keys k ON k.id = e.key_id
+LEFT JOIN key_owner_spans o ON ` + ownerJoin + `
 LEFT JOIN dict_dims d ON d.id = e.dims
 WHERE e.source IN ($1, $2) AND e.ts >= $3 AND e.ts < $4`
 	if len(q.By) > 0 {

@@ -49,13 +49,25 @@ const latencyBucketSQL = `CASE WHEN x < 64 THEN x ELSE 64 + (floor(log2(x))::INT
 // rollupDelta gives, for each rollup, the SELECT that aggregates the
 // events of load_id >= ? into its rows.
 var rollupDelta = map[string]string{
-	"usage_daily": `SELECT source, CAST(ts AS DATE) AS day, coalesce(key_id, 0) AS key_id, attribution,
+	"usage_daily":   rollupOf("usage_daily", "event_rows"),
+	"latency_daily": rollupOf("latency_daily", "event_rows"),
+}
+
+// rollupOf returns the SELECT that aggregates the events of a relation
+// with event_rows' columns, those of load_id >= ?, into rollup t's rows.
+func rollupOf(t, events string) string {
+	switch t {
+	case "usage_daily":
+		return `SELECT source, CAST(ts AS DATE) AS day, coalesce(key_id, 0) AS key_id, attribution,
 		count(*), coalesce(sum(bytes_sent), 0), coalesce(sum(bytes_received), 0),
 		count(time_taken), coalesce(sum(time_taken), 0)
-		FROM event_rows WHERE load_id >= ? GROUP BY ALL`,
-	"latency_daily": `SELECT source, CAST(ts AS DATE) AS day, coalesce(key_id, 0) AS key_id, attribution,
+		FROM ` + events + ` WHERE load_id >= ? GROUP BY ALL`
+	case "latency_daily":
+		return `SELECT source, CAST(ts AS DATE) AS day, coalesce(key_id, 0) AS key_id, attribution,
 		CAST(` + strings.ReplaceAll(latencyBucketSQL, "x", "time_taken") + ` AS SMALLINT) AS bucket, count(*)
-		FROM event_rows WHERE load_id >= ? AND time_taken IS NOT NULL GROUP BY ALL`,
+		FROM ` + events + ` WHERE load_id >= ? AND time_taken IS NOT NULL GROUP BY ALL`
+	}
+	panic("no rollup " + t)
 }
 
 // rollupMerge gives, for each rollup, how its rows add up.
@@ -120,9 +132,10 @@ func rebuildRollups(ctx context.Context, db *sql.DB) error {
 }
 
 // rollupDimensionSQL gives the expression of each dimension the rollups
-// can answer, over usage_daily or latency_daily as r and api_keys as k.
+// can answer, over usage_daily or latency_daily as r, api_keys as k and
+// the key's owner at the start of the day as o.
 var rollupDimensionSQL = map[keymeter.Dimension]struct{ expr, join string }{
-	keymeter.DimCustomer: {"k.customer", "k"},
+	keymeter.DimCustomer: {"o.customer", "o"},
 	keymeter.DimAPIKey:   {"k.fingerprint", "k"},
 	keymeter.DimDay:      {"strftime(r.day, '%Y-%m-%d')", ""},
 	keymeter.DimMonth:    {"strftime(r.day, '%Y-%m')", ""},
@@ -131,37 +144,49 @@ var rollupDimensionSQL = map[keymeter.Dimension]struct{ expr, join string }{
 }
 
 // rollupAnswers reports whether the rollups can answer q: a period of
-// whole UTC days, grouped by dimensions they keep.
-func (s *DB) rollupAnswers(q keymeter.UsageQuery) bool {
+// whole UTC days, grouped by dimensions they keep and, when customers
+// matter, without a key changing owner inside one of its days (the
+// rollups are per key and day: a day is attributed to the key's owner at
+// its start).
+func (s *DB) rollupAnswers(ctx context.Context, q keymeter.UsageQuery) (bool, error) {
 	if !s.rollups {
-		return false
+		return false, nil
 	}
 	for _, t := range []int64{q.From.UnixMicro(), q.To.UnixMicro()} {
 		if t%(24*microsPerHour) != 0 {
-			return false
+			return false, nil
 		}
 	}
+	customers := q.Customer != ""
 	for _, d := range q.By {
 		if _, ok := rollupDimensionSQL[d]; !ok {
-			return false
+			return false, nil
 		}
+		customers = customers || d == keymeter.DimCustomer
 	}
-	return true
+	if !customers {
+		return true, nil
+	}
+	within, err := s.ownerChangeWithin(ctx, q.From, q.To)
+	return !within, err
 }
 
 // usageFromRollups answers q from the daily rollups: the totals from
 // usage_daily, the percentiles from latency_daily's histograms.
 func (s *DB) usageFromRollups(ctx context.Context, q keymeter.UsageQuery) ([]keymeter.UsageRow, error) {
 	var groups []string
-	join := q.Customer != ""
+	joins := map[string]bool{"o": q.Customer != ""}
 	for i, d := range q.By {
 		ds := rollupDimensionSQL[d]
 		groups = append(groups, fmt.Sprintf("%s AS g%d", ds.expr, i))
-		join = join || ds.join == "k"
+		joins[ds.join] = true
 	}
 	from := " r"
-	if join {
+	if joins["k"] {
 		from += " LEFT JOIN api_keys k ON k.id = r.key_id"
+	}
+	if joins["o"] {
+		from += " LEFT JOIN key_owner_spans o ON o.key_id = r.key_id AND r.day >= o.valid_from AND r.day < o.valid_until"
 	}
 	where := " WHERE r.day >= ? AND r.day < ?"
 	args := []any{q.From.UTC(), q.To.UTC()}
@@ -170,7 +195,7 @@ func (s *DB) usageFromRollups(ctx context.Context, q keymeter.UsageQuery) ([]key
 		args = append(args, uint8(q.Source))
 	}
 	if q.Customer != "" {
-		where += " AND k.customer = ?"
+		where += " AND o.customer = ?"
 		args = append(args, q.Customer)
 	}
 	sel, gcols, order := "", "", ""

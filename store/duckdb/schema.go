@@ -156,13 +156,13 @@ var dimsColumns = []string{
 // views are (re)created at every open, so that a newer keymeter can change
 // them without a migration.
 const views = `
-CREATE OR REPLACE VIEW events AS
+CREATE OR REPLACE MACRO events_as_of(known_at) AS TABLE
 SELECT
 	CASE e.source WHEN 1 THEN 'cloudfront' WHEN 2 THEN 'cloudfront-realtime' WHEN 3 THEN 'apigateway' END AS source,
 	e.ts AS time,
 	split_part(e.rest, chr(9), 1) AS request_id,
 	k.fingerprint AS api_key,
-	k.customer AS customer,
+	o.customer AS customer,
 	CASE e.attribution WHEN 1 THEN 'no_key' WHEN 2 THEN 'key_truncated' END AS unattributed_reason,
 	nullif(d.method, '-') AS method,
 	p.path AS path,
@@ -174,11 +174,15 @@ SELECT
 	e.time_taken AS time_taken_ms,
 	l.object AS object,
 	l.loaded_at AS loaded_at
-FROM event_rows e
+FROM (SELECT * FROM event_rows
+	UNION ALL BY NAME SELECT * EXCLUDE (retracted_at) FROM retracted_events WHERE retracted_at > known_at) e
+JOIN loads l ON l.id = e.load_id AND l.loaded_at <= known_at
 LEFT JOIN api_keys k ON k.id = e.key_id
+LEFT JOIN key_owners_as_of(known_at) o ON ` + ownerJoin + `
 LEFT JOIN dict_dims d ON d.id = e.dims
-LEFT JOIN dict_paths p ON p.id = e.path
-LEFT JOIN loads l ON l.id = e.load_id;
+LEFT JOIN dict_paths p ON p.id = e.path;
+
+CREATE OR REPLACE VIEW events AS SELECT * FROM events_as_of(CAST('infinity' AS TIMESTAMP));
 
 CREATE OR REPLACE VIEW cloudfront_logs AS
 SELECT

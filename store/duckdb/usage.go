@@ -10,9 +10,10 @@ import (
 )
 
 // dimensionSQL gives, for each dimension, the SQL expression of its value
-// and the join it needs ("k" api_keys, "d" dict_dims, "p" dict_paths).
+// and the join it needs ("k" api_keys, "o" the key's owner at the event's
+// time, "d" dict_dims, "p" dict_paths).
 var dimensionSQL = map[keymeter.Dimension]struct{ expr, join string }{
-	keymeter.DimCustomer:     {"k.customer", "k"},
+	keymeter.DimCustomer:     {"o.customer", "o"},
 	keymeter.DimAPIKey:       {"k.fingerprint", "k"},
 	keymeter.DimPath:         {"p.path", "p"},
 	keymeter.DimMethod:       {"nullif(d.method, '-')", "d"},
@@ -28,6 +29,7 @@ var dimensionSQL = map[keymeter.Dimension]struct{ expr, join string }{
 
 var joinSQL = map[string]string{
 	"k": "LEFT JOIN api_keys k ON k.id = e.key_id",
+	"o": "LEFT JOIN key_owner_spans o ON " + ownerJoin,
 	"d": "LEFT JOIN dict_dims d ON d.id = e.dims",
 	"p": "LEFT JOIN dict_paths p ON p.id = e.path",
 }
@@ -41,7 +43,11 @@ func (s *DB) Usage(ctx context.Context, q keymeter.UsageQuery) ([]keymeter.Usage
 	if err != nil {
 		return nil, err
 	}
-	if s.rollupAnswers(q) {
+	ok, err := s.rollupAnswers(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	if ok {
 		return s.usageFromRollups(ctx, q)
 	}
 	return s.scanUsage(ctx, query, args, len(q.By), func(row *keymeter.UsageRow, _ []sql.NullString, pct any) {
@@ -126,9 +132,9 @@ func usageSQL(q keymeter.UsageQuery) (string, []any, error) {
 		args = append(args, uint8(q.Source))
 	}
 	if q.Customer != "" {
-		where = append(where, "k.customer = ?")
+		where = append(where, "o.customer = ?")
 		args = append(args, q.Customer)
-		joins["k"] = true
+		joins["o"] = true
 	}
 	var b strings.Builder
 	b.WriteString("SELECT ")
@@ -140,7 +146,7 @@ func usageSQL(q keymeter.UsageQuery) (string, []any, error) {
 	count(e.time_taken), CAST(coalesce(sum(e.time_taken), 0) AS BIGINT),
 	quantile_disc(e.time_taken, [0.5, 0.95, 0.99])
 FROM event_rows e`)
-	for _, j := range []string{"k", "d", "p"} {
+	for _, j := range []string{"k", "o", "d", "p"} {
 		if joins[j] {
 			b.WriteString("\n")
 			b.WriteString(joinSQL[j])

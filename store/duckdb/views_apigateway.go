@@ -15,7 +15,7 @@ SELECT
 	CASE WHEN starts_with(k.fingerprint, 'apikeyid:') THEN substr(k.fingerprint, 10) END AS api_key_id,
 	CASE WHEN starts_with(k.fingerprint, 'identity:') THEN substr(k.fingerprint, 10) END AS identity,
 	CASE WHEN NOT contains(k.fingerprint, ':') THEN k.fingerprint END AS api_key,
-	k.customer AS customer,
+	o.customer AS customer,
 	nullif(d.method, '-') AS http_method,
 	nullif(p.raw, '-') AS path,
 	nullif(d.resource_path, '-') AS resource_path,
@@ -33,6 +33,7 @@ SELECT
 	strftime(e.ts, '%d') AS day
 FROM event_rows e
 LEFT JOIN api_keys k ON k.id = e.key_id
+LEFT JOIN key_owner_spans o ON ` + ownerJoin + `
 LEFT JOIN dict_dims d ON d.id = e.dims
 LEFT JOIN dict_clients c ON c.id = e.client
 LEFT JOIN dict_paths p ON p.id = e.path

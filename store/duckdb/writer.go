@@ -43,6 +43,12 @@ type writer struct {
 	rejects     []keymeter.Reject
 	// checkpoints are the stream checkpoints of this transaction.
 	checkpoints map[checkpointKey]string
+	// rr holds what Reread queued for the commit (see retract.go). A
+	// transaction that retracts gives its loads and its retractions one
+	// time, txTime, so that no question as of a time sees half of it.
+	rr       rereads
+	txTime   time.Time
+	prepared bool // Prepare wrote everything: only Commit or Close follow
 }
 
 type loadRow struct {
@@ -236,7 +242,7 @@ func (w *writer) endInsert(ctx context.Context) error {
 // Write implements keymeter.Writer.
 func (w *writer) Write(ctx context.Context, b *keymeter.Batch) (keymeter.WriteResult, error) {
 	var res keymeter.WriteResult
-	if err := w.begin(ctx); err != nil {
+	if err := w.usable(ctx); err != nil {
 		return res, err
 	}
 	load := w.load(b)
@@ -254,7 +260,9 @@ func (w *writer) Write(ctx context.Context, b *keymeter.Batch) (keymeter.WriteRe
 			}
 			curKey = k
 		}
-		if committed != nil && committed.has(r.ID) || !w.seen.add(k, r.ID) {
+		// A committed ID is a duplicate unless its event is being
+		// retracted in this transaction (Reread).
+		if committed != nil && committed.has(r.ID) && !w.rr.retracted(b.Source, r.ID) || !w.seen.add(k, r.ID) {
 			res.Duplicates++
 			continue
 		}
@@ -325,7 +333,7 @@ func (w *writer) load(b *keymeter.Batch) uint32 {
 // Reject implements keymeter.Writer. Rejects are kept in memory until the
 // commit; the caller commits often enough to bound them.
 func (w *writer) Reject(ctx context.Context, rejects []keymeter.Reject) error {
-	if err := w.begin(ctx); err != nil {
+	if err := w.usable(ctx); err != nil {
 		return err
 	}
 	w.rejects = append(w.rejects, rejects...)
@@ -334,7 +342,7 @@ func (w *writer) Reject(ctx context.Context, rejects []keymeter.Reject) error {
 
 // FinishObject implements keymeter.Writer.
 func (w *writer) FinishObject(ctx context.Context, rec keymeter.ObjectRecord) error {
-	if err := w.begin(ctx); err != nil {
+	if err := w.usable(ctx); err != nil {
 		return err
 	}
 	w.objects = append(w.objects, rec)
@@ -346,11 +354,8 @@ func (w *writer) Commit(ctx context.Context) error {
 	if !w.inTx {
 		return nil
 	}
-	steps := []func(context.Context) error{
-		w.endInsert, w.writeDict, w.writeLoads, w.writeRollups, w.writeRejects, w.writeObjects, w.writeHours, w.writeCheckpoints,
-	}
-	for _, step := range steps {
-		if err := step(ctx); err != nil {
+	if !w.prepared {
+		if err := w.writeAll(ctx); err != nil {
 			w.rollback()
 			return err
 		}
@@ -361,7 +366,27 @@ func (w *writer) Commit(ctx context.Context) error {
 	}
 	w.inTx = false
 	w.seen.commit()
+	for k, n := range w.rr.hours {
+		w.seen.forget(k, n)
+	}
 	w.reset()
+	return nil
+}
+
+// writeAll writes everything the transaction holds into it.
+func (w *writer) writeAll(ctx context.Context) error {
+	w.txTime = time.Time{}
+	if w.rr.retracting() {
+		w.txTime = w.db.opts.Now().UTC()
+	}
+	steps := []func(context.Context) error{
+		w.endInsert, w.writeDict, w.writeLoads, w.writeRereads, w.writeRollups, w.writeRejects, w.writeObjects, w.writeHours, w.writeCheckpoints,
+	}
+	for _, step := range steps {
+		if err := step(ctx); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -373,6 +398,8 @@ func (w *writer) reset() {
 	w.txFirstLoad = 0
 	w.dict, w.keys, w.objects, w.rejects, w.newLoads = w.dict[:0], w.keys[:0], w.objects[:0], w.rejects[:0], w.newLoads[:0]
 	clear(w.checkpoints)
+	w.rr.reset()
+	w.prepared = false
 }
 
 // rollback abandons the transaction and everything remembered about it.
@@ -417,7 +444,11 @@ func (w *writer) writeLoads(ctx context.Context) error {
 			if l.object != "" {
 				object = l.object
 			}
-			args = append(args, l.id, uint8(l.source), object, l.at)
+			at := l.at
+			if !w.txTime.IsZero() {
+				at = w.txTime
+			}
+			args = append(args, l.id, uint8(l.source), object, at)
 		}
 		if _, err := w.conn.ExecContext(ctx, `INSERT INTO loads VALUES `+placeholders(len(loads), 4), args...); err != nil {
 			return fmt.Errorf("record loads: %w", err)

@@ -16,7 +16,7 @@ var billingTests = []struct {
 }{
 	{"Customers", testCustomers},
 	{"MeterTotals", testMeterTotals},
-	{"MeterTotalsByLoadTime", testMeterTotalsByLoadTime},
+	{"MeterTotalsAsOf", testMeterTotalsAsOf},
 	{"MeterTotalsErrors", testMeterTotalsErrors},
 	{"Invoices", testInvoices},
 }
@@ -145,7 +145,7 @@ func testMeterTotals(t *testing.T, s keymeter.Store) {
 	expect(t, "unknown customer", totals(t, b, keymeter.MeterQuery{Customer: "initech"}), nil)
 }
 
-func testMeterTotalsByLoadTime(t *testing.T, s keymeter.Store) {
+func testMeterTotalsAsOf(t *testing.T, s keymeter.Store) {
 	b := billingStore(t, s)
 	if w, err := b.LoadWatermark(ctx); err != nil || !w.IsZero() {
 		t.Fatalf("watermark of an empty store: %v, %v", w, err)
@@ -162,13 +162,13 @@ func testMeterTotalsByLoadTime(t *testing.T, s keymeter.Store) {
 	if err != nil || !w2.After(w1) {
 		t.Fatalf("watermark after a later load: %v (before %v), %v", w2, w1, err)
 	}
-	expect(t, "loaded by the first watermark", totals(t, b, keymeter.MeterQuery{Customer: "acme", LoadedBy: w1}),
+	expect(t, "as of the first watermark", totals(t, b, keymeter.MeterQuery{Customer: "acme", AsOf: w1}),
 		[]string{"acme requests: 3 3", "acme egress: 2 500", "acme v1_uploads: 3 67"})
-	expect(t, "loaded after it", totals(t, b, keymeter.MeterQuery{Customer: "acme", LoadedAfter: w1}),
-		[]string{"acme requests: 1 1", "acme egress: 1 5", "acme v1_uploads: 1 7"})
-	expect(t, "loaded after it, by the second", totals(t, b, keymeter.MeterQuery{Customer: "acme", LoadedAfter: w1, LoadedBy: w2}),
-		[]string{"acme requests: 1 1", "acme egress: 1 5", "acme v1_uploads: 1 7"})
-	expect(t, "loaded after the second", totals(t, b, keymeter.MeterQuery{LoadedAfter: w2}), nil)
+	expect(t, "as of the second", totals(t, b, keymeter.MeterQuery{Customer: "acme", AsOf: w2}),
+		[]string{"acme requests: 4 4", "acme egress: 3 505", "acme v1_uploads: 4 74"})
+	expect(t, "now", totals(t, b, keymeter.MeterQuery{Customer: "acme"}),
+		[]string{"acme requests: 4 4", "acme egress: 3 505", "acme v1_uploads: 4 74"})
+	expect(t, "as of before the first load", totals(t, b, keymeter.MeterQuery{AsOf: w1.Add(-time.Hour)}), nil)
 }
 
 func testMeterTotalsErrors(t *testing.T, s keymeter.Store) {
