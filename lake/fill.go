@@ -83,9 +83,10 @@ func (r *rowBuilder) setOpt(v parquet.Value) {
 	r.col++
 }
 
-// null stores a null of a nullable column.
+// null stores a null of a nullable column: the zero Value, whose
+// definition level is 0.
 func (r *rowBuilder) null() {
-	r.vals[r.at] = parquet.Value{}.Level(0, 0, r.col)
+	r.vals[r.at] = parquet.Value{}
 	r.at += chunkRows
 	r.col++
 }

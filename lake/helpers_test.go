@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -56,8 +57,23 @@ type testEvent struct {
 	want   map[string]any
 }
 
-// secret keys the fingerprints of the tests' keys.
-var fingerprinter = keymeter.NewFingerprinter([]byte("lake test secret"))
+// fingerprint returns the fingerprint of a test key.
+func fingerprint(key string) string {
+	fingerprintsMu.Lock()
+	defer fingerprintsMu.Unlock()
+	fp, ok := fingerprints[key]
+	if !ok {
+		fp = fingerprinter.Fingerprint([]byte(key)).Fingerprint
+		fingerprints[key] = fp
+	}
+	return fp
+}
+
+var (
+	fingerprinter  = keymeter.NewFingerprinter([]byte("lake test secret"))
+	fingerprintsMu sync.Mutex
+	fingerprints   = map[string]string{}
+)
 
 // redactQuery replaces the key in a generated query string by its
 // fingerprint, as ingest does before events reach the lake, and returns
@@ -67,7 +83,7 @@ func redactQuery(t testing.TB, r *loggen.Record) string {
 	if r.Key == nil {
 		return ""
 	}
-	fp := fingerprinter.Fingerprint([]byte(r.Key.Key)).Fingerprint
+	fp := fingerprint(r.Key.Key)
 	for _, form := range []string{loggen.CloudFrontEscape(loggen.ClientEscape(r.Key.Key)), loggen.CloudFrontEscape(r.Key.Key)} {
 		r.Query = strings.ReplaceAll(r.Query, form, fp)
 	}

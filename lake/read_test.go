@@ -179,7 +179,7 @@ func TestAPIGatewayLogs(t *testing.T) {
 	bare := map[keymeter.Field]string{keymeter.FieldRequestID: "req-3"}
 	keyID := keymeter.OriginIdentity(keymeter.IdentityAPIKeyID, []byte("k8x2mq9z1a")).Fingerprint
 	identity := keymeter.OriginIdentity(keymeter.IdentityCaller, []byte("tenant-42")).Fingerprint
-	logged := fingerprinter.Fingerprint([]byte("a logged api key")).Fingerprint
+	logged := fingerprint("a logged api key")
 	events := []testEvent{
 		{ev: apiEvent(at, full, 200, 1234, 45), facts: lake.Facts{ID: [2]uint64{1, 10}, Key: keyID, Customer: "acme", Object: "cw/a"}},
 		{ev: apiEvent(at.Add(time.Hour), httpAPI, 201, 0, 3), facts: lake.Facts{ID: [2]uint64{2, 20}, Key: identity, Object: "cw/a"}},

@@ -103,7 +103,9 @@ type Entry struct {
 	Checksum string
 }
 
-// Writer writes batches of events into a Root.
+// Writer writes batches of events into a Root. Several goroutines may
+// use one Writer, each with its own Batch: batches write files of their
+// own, so that writing scales with the cores.
 type Writer struct {
 	root Root
 	opts Options

@@ -22,7 +22,7 @@ import (
 	"github.com/keymeter/keymeter/lake"
 )
 
-func newLake(t *testing.T, opts lake.Options) (*lake.Local, *lake.Writer) {
+func newLake(t testing.TB, opts lake.Options) (*lake.Local, *lake.Writer) {
 	t.Helper()
 	root, err := lake.NewLocal(filepath.Join(t.TempDir(), "lake"))
 	if err != nil {
@@ -336,5 +336,38 @@ func TestFileFormat(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestConcurrentBatches writes batches from several goroutines through
+// one Writer.
+func TestConcurrentBatches(t *testing.T) {
+	root, w := newLake(t, lake.Options{})
+	errs := make(chan error, 4)
+	entries := make([][]lake.Entry, 4)
+	for i := range 4 {
+		go func() {
+			var err error
+			defer func() { errs <- err }() // also when addGenerated fails the test
+			var b *lake.Batch
+			if b, err = w.Begin(ctx, fmt.Sprintf("load-%d", i), loadedAt); err == nil {
+				addGenerated(t, b, gen(uint64(30+i), "2025-10-01T00:00:00Z", 48*time.Hour), 3000)
+				entries[i], err = b.Finish(ctx)
+			}
+		}()
+	}
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	var all []lake.Entry
+	for _, es := range entries {
+		all = append(all, es...)
+	}
+	files, _ := lake.EntryFiles(lake.CloudFrontLogs, root, all)
+	res := query(t, openDuckDB(t), "SELECT count(*), count(DISTINCT x_edge_request_id) FROM ("+lake.ReadSQL(lake.CloudFrontLogs, files)+")")
+	if fmt.Sprint(res.rows) != "[[12000 12000]]" || len(all) != 8 {
+		t.Errorf("%d files hold %v rows (count, distinct IDs), want 12000", len(all), res.rows)
 	}
 }
