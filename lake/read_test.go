@@ -8,6 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/parquet-go/parquet-go"
+	"github.com/parquet-go/parquet-go/format"
+
 	"github.com/keymeter/keymeter"
 	"github.com/keymeter/keymeter/internal/loggen"
 	"github.com/keymeter/keymeter/lake"
@@ -281,5 +284,61 @@ func TestReadNoFiles(t *testing.T) {
 				t.Errorf("%s column %d is %s %s, want %s %s", tb.Name, i, res.cols[i], res.types[i], c.Name, c.Kind.DuckDB())
 			}
 		}
+	}
+}
+
+// TestDictionaryFallback writes a dictionary column whose values do not
+// repeat, far beyond the dictionary's limit (1 MiB), so that the writer
+// goes on in plain encoding: every value must still read back.
+func TestDictionaryFallback(t *testing.T) {
+	const n = 100_000
+	root, w := newLake(t, lake.Options{})
+	b, err := w.Begin(ctx, "load-fallback", loadedAt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := gen(40, "2025-10-01T00:00:00Z", time.Hour)
+	events := standardEvents(t, g, 1, 0, loggen.StandardFields)
+	ev, f := events[0].ev, events[0].facts
+	pad := strings.Repeat("x", 100)
+	for i := range n {
+		ev.Fields[keymeter.FieldUserAgent] = fmt.Appendf(nil, "agent-%06d-%s", i, pad)
+		f.ID = [2]uint64{uint64(i), 0}
+		if err := b.Add(ev, &f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	entries, err := b.Finish(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, _ := lake.EntryFiles(lake.CloudFrontLogs, root, entries)
+	res := query(t, openDuckDB(t), "SELECT count(*), count(*) FILTER (WHERE cs_user_agent <> printf('agent-%06d-%s', id_hi, ?)) FROM ("+lake.ReadSQL(lake.CloudFrontLogs, files)+")", pad)
+	if fmt.Sprint(res.rows) != fmt.Sprintf("[[%d 0]]", n) {
+		t.Errorf("rows, rows with another user agent: %v, want %d and 0", res.rows, n)
+	}
+
+	// Data pages of both encodings, from the footer's statistics.
+	file, err := root.Open(ctx, entries[0].Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer file.Close()
+	pf, err := parquet.OpenFile(file, file.Size())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pages := map[format.Encoding]int32{}
+	for _, cc := range pf.Metadata().RowGroups[0].Columns {
+		if cc.MetaData.PathInSchema[0] == "cs_user_agent" {
+			for _, s := range cc.MetaData.EncodingStats {
+				if s.PageType == format.DataPage {
+					pages[s.Encoding] += s.Count
+				}
+			}
+		}
+	}
+	if pages[format.RLEDictionary] == 0 || pages[format.Plain] == 0 {
+		t.Errorf("cs_user_agent data pages by encoding: %v, want dictionary pages, then plain ones", pages)
 	}
 }
