@@ -65,6 +65,18 @@ type Checkpointer interface {
 	SetCheckpoint(ctx context.Context, stream, shard, sequence string) error
 }
 
+// RejectReplacer is the optional ability of a Writer to replace the
+// rejects of an earlier read of an object by those of a new one, so that
+// an object read again (a truncated file completed later, a file that
+// grew) keeps no stale rejects.
+type RejectReplacer interface {
+	// ReplaceRejects says that the object uri is being read again from
+	// its start and will reject its bad records again: the rejects kept
+	// from earlier reads of it are dropped at the next Commit, in the
+	// transaction that keeps the first of this read's.
+	ReplaceRejects(ctx context.Context, uri string) error
+}
+
 // CheckpointReader is the optional ability of a Store to read back the
 // checkpoints its writers committed.
 type CheckpointReader interface {

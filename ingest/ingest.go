@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"strings"
 	"sync"
 	"time"
 
@@ -275,6 +276,17 @@ func (in *Ingester) write(ctx context.Context, w keymeter.Writer, msgs <-chan me
 	pending := 0      // rows and rejects since the last commit
 	pendingBytes := 0 // bytes of reject text since the last commit
 	committed := *sum
+	replacer, _ := w.(keymeter.RejectReplacer)
+	uncommitted := map[string]bool{} // objects with something written since the last commit, for errors
+	var firstUncommitted []string    // the first three of them
+	commit := func() error {
+		if err := w.Commit(ctx); err != nil {
+			return fmt.Errorf("commit what was read of %s: %w", namesOf(firstUncommitted, len(uncommitted)), err)
+		}
+		clear(uncommitted)
+		firstUncommitted = firstUncommitted[:0]
+		return nil
+	}
 	for m := range msgs {
 		if ctx.Err() != nil {
 			if m.batch != nil {
@@ -300,8 +312,21 @@ func (in *Ingester) write(ctx context.Context, w keymeter.Writer, msgs <-chan me
 		}
 		t := perObject[uri]
 		if t == nil {
+			// The object's first message: its read replaces the rejects
+			// of any earlier one.
 			t = &tally{}
 			perObject[uri] = t
+			if replacer != nil {
+				if err := replacer.ReplaceRejects(ctx, uri); err != nil {
+					return fmt.Errorf("replace the rejects of %s: %w", uri, err)
+				}
+			}
+		}
+		if !uncommitted[uri] {
+			uncommitted[uri] = true
+			if len(firstUncommitted) < 3 {
+				firstUncommitted = append(firstUncommitted, uri)
+			}
 		}
 		if m.batch != nil {
 			res, err := w.Write(ctx, m.batch)
@@ -348,8 +373,8 @@ func (in *Ingester) write(ctx context.Context, w keymeter.Writer, msgs <-chan me
 		// Rejects are held in memory until the commit: commit early when a
 		// file full of bad lines would make them large.
 		if pending >= in.cfg.CommitRows || pendingBytes >= maxPendingRejectBytes {
-			if err := w.Commit(ctx); err != nil {
-				return fmt.Errorf("commit: %w", err)
+			if err := commit(); err != nil {
+				return err
 			}
 			pending, pendingBytes = 0, 0
 			committed = *sum
@@ -362,11 +387,22 @@ func (in *Ingester) write(ctx context.Context, w keymeter.Writer, msgs <-chan me
 		*sum = committed
 		return context.Cause(ctx)
 	}
-	if err := w.Commit(ctx); err != nil {
+	if err := commit(); err != nil {
 		*sum = committed
-		return fmt.Errorf("commit: %w", err)
+		return err
 	}
 	return nil
+}
+
+// namesOf names the n objects of a failed commit by the first of them.
+func namesOf(first []string, n int) string {
+	switch {
+	case n == 0:
+		return "no object"
+	case n > len(first):
+		return strings.Join(first, ", ") + fmt.Sprintf(" and %d more objects", n-len(first))
+	}
+	return strings.Join(first, ", ")
 }
 
 // worker reads objects, one at a time.
@@ -484,11 +520,14 @@ func (wk *worker) read(ctx context.Context, obj *keymeter.Object, rc io.Reader) 
 	reject := func(line []byte, err error) {
 		r := keymeter.Reject{
 			Source: source, Object: obj.URI, Line: lineNo,
-			Reason: err.Error(), At: wk.in.cfg.Now().UTC(),
+			Reason: err.Error(), TextLen: int64(len(line)), At: wk.in.cfg.Now().UTC(),
 		}
 		var pe *keymeter.ParseError
 		if errors.As(err, &pe) {
 			r.Field, r.Reason = pe.Field, pe.Err.Error()
+		}
+		if tl := (*lineTooLong)(nil); errors.As(err, &tl) {
+			r.TextLen = tl.n
 		}
 		r.Text = wk.redactLine(line)
 		rejects = append(rejects, r)
@@ -556,14 +595,10 @@ func (wk *worker) recycle(b *keymeter.Batch) {
 }
 
 // redactLine returns a rejected line as text with every API key replaced
-// by its fingerprint, cut to keymeter.MaxRejectText.
+// by its fingerprint, cut to keymeter.MaxRejectText (keymeter.CutText).
 func (wk *worker) redactLine(line []byte) string {
-	out := wk.enc.redactRecord(wk.redact[:0], line)
-	if len(out) > keymeter.MaxRejectText {
-		out = out[:keymeter.MaxRejectText]
-	}
-	wk.redact = out
-	return string(out)
+	wk.redact = wk.enc.redactRecord(wk.redact[:0], line)
+	return keymeter.CutText(string(wk.redact), keymeter.MaxRejectText)
 }
 
 // digestOf returns "sha256:<hex>" of an input's bytes.

@@ -31,6 +31,12 @@ func (s *DB) SetCustomer(ctx context.Context, c keymeter.CustomerPlan) error {
 	if _, err := time.Parse(time.DateOnly, c.Start); err != nil {
 		return keymeter.Errorf(keymeter.EINVALID, "start %q is not a date (want YYYY-MM-DD)", c.Start)
 	}
+	for _, f := range [][2]string{{"customer name", c.Customer}, {"plan", c.Plan}, {"Stripe customer ID", c.StripeCustomerID},
+		{"time zone", c.TimeZone}, {"periods", c.Periods}} {
+		if err := keymeter.CheckText(f[0], f[1]); err != nil {
+			return err
+		}
+	}
 	at := c.UpdatedAt
 	if at.IsZero() {
 		at = s.opts.Now()

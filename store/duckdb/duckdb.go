@@ -214,10 +214,10 @@ func (s *DB) FindObject(ctx context.Context, o keymeter.Object) (*keymeter.Objec
 	var row *sql.Row
 	const cols = `SELECT uri, size, mod_time, digest, etag, status, error, ingested_at, lines, events, duplicates, rejected FROM objects`
 	if o.Digest != "" {
-		row = s.db.QueryRowContext(ctx, cols+` WHERE digest = ? ORDER BY ingested_at LIMIT 1`, o.Digest)
+		row = s.db.QueryRowContext(ctx, cols+` WHERE digest = ? ORDER BY ingested_at LIMIT 1`, keymeter.ValidUTF8(o.Digest))
 	} else {
 		row = s.db.QueryRowContext(ctx, cols+` WHERE uri = ? AND size = ? AND mod_time IS NOT DISTINCT FROM ? AND etag = ? ORDER BY ingested_at LIMIT 1`,
-			o.URI, o.Size, nullTime(o.ModTime), o.ETag)
+			keymeter.ValidUTF8(o.URI), o.Size, nullTime(o.ModTime), keymeter.ValidUTF8(o.ETag))
 	}
 	var r keymeter.ObjectRecord
 	var mod sql.NullTime
@@ -245,11 +245,11 @@ func nullTime(t time.Time) any {
 
 // Rejects implements keymeter.RejectLister.
 func (s *DB) Rejects(ctx context.Context, f keymeter.RejectFilter) ([]keymeter.Reject, error) {
-	q := `SELECT source, object, line, field, reason, text, rejected_at FROM rejects`
+	q := `SELECT source, object, line, field, reason, text, coalesce(text_len, strlen(text)), rejected_at FROM rejects`
 	var args []any
 	if f.Object != "" {
 		q += ` WHERE object = ?`
-		args = append(args, f.Object)
+		args = append(args, keymeter.ValidUTF8(f.Object))
 	}
 	q += ` ORDER BY rejected_at DESC, object, line`
 	if f.Limit > 0 {
@@ -264,7 +264,7 @@ func (s *DB) Rejects(ctx context.Context, f keymeter.RejectFilter) ([]keymeter.R
 	for rows.Next() {
 		var r keymeter.Reject
 		var src uint8
-		if err := rows.Scan(&src, &r.Object, &r.Line, &r.Field, &r.Reason, &r.Text, &r.At); err != nil {
+		if err := rows.Scan(&src, &r.Object, &r.Line, &r.Field, &r.Reason, &r.Text, &r.TextLen, &r.At); err != nil {
 			return nil, fmt.Errorf("list rejects: %w", err)
 		}
 		r.Source = keymeter.Source(src)

@@ -19,8 +19,14 @@ func (s *DB) ImportKeys(ctx context.Context, keys []keymeter.KeyAssignment) (key
 		return res, fmt.Errorf("import keys: %w", err)
 	}
 	defer tx.Rollback()
+	for _, k := range keys {
+		if err := keymeter.CheckText("customer name", k.Customer); err != nil {
+			return res, err
+		}
+	}
 	now := s.opts.Now().UTC()
 	for _, k := range keys {
+		k.Fingerprint, k.Hint = keymeter.ValidUTF8(k.Fingerprint), keymeter.ValidUTF8(k.Hint)
 		var have sql.NullString
 		err := tx.QueryRowContext(ctx, `SELECT customer FROM api_keys WHERE id = ?`, int64(k.ID)).Scan(&have)
 		switch {

@@ -32,7 +32,12 @@ type migration struct {
 
 // migrations are the schema changes since version 1, in order: the
 // migration to version n is migrations[n-2].
-var migrations = []migration{}
+var migrations = []migration{
+	{To: 2, What: "rejects keep the length of the record", Up: func(ctx context.Context, tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `ALTER TABLE rejects ADD COLUMN text_len BIGINT`)
+		return err
+	}},
+}
 
 // schemaVersion is the version this keymeter writes; Open refuses a
 // store of a newer version, and upgrades an older one.

@@ -171,7 +171,7 @@ func (s *DB) usageFromRollups(ctx context.Context, q keymeter.UsageQuery) ([]key
 	}
 	if q.Customer != "" {
 		where += " AND k.customer = ?"
-		args = append(args, q.Customer)
+		args = append(args, keymeter.ValidUTF8(q.Customer))
 	}
 	sel, gcols, order := "", "", ""
 	for i, g := range groups {

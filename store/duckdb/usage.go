@@ -127,7 +127,7 @@ func usageSQL(q keymeter.UsageQuery) (string, []any, error) {
 	}
 	if q.Customer != "" {
 		where = append(where, "k.customer = ?")
-		args = append(args, q.Customer)
+		args = append(args, keymeter.ValidUTF8(q.Customer))
 		joins["k"] = true
 	}
 	var b strings.Builder

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -37,12 +38,27 @@ type writer struct {
 	// has none.
 	txFirstLoad uint32
 	known       map[uint64]struct{} // dictionary entries and keys known to be stored
-	dict        []keymeter.DictEntry
-	keys        []keymeter.KeyFingerprint
+	dict        []dictItem
+	keys        []keyItem
 	objects     []keymeter.ObjectRecord
 	rejects     []keymeter.Reject
+	// replaced are the objects whose earlier rejects this transaction
+	// drops (keymeter.RejectReplacer).
+	replaced []string
 	// checkpoints are the stream checkpoints of this transaction.
 	checkpoints map[checkpointKey]string
+}
+
+// dictItem and keyItem are a dictionary entry and a key fingerprint to
+// store, with the object whose batch brought them, for errors.
+type dictItem struct {
+	keymeter.DictEntry
+	object string
+}
+
+type keyItem struct {
+	keymeter.KeyFingerprint
+	object string
 }
 
 type loadRow struct {
@@ -59,6 +75,8 @@ type insert struct {
 	err    error
 	ended  bool
 }
+
+var _ keymeter.RejectReplacer = (*writer)(nil)
 
 // maxKnown bounds writer.known; it is cleared when full.
 const maxKnown = 1 << 20
@@ -277,14 +295,18 @@ func (w *writer) Write(ctx context.Context, b *keymeter.Batch) (keymeter.WriteRe
 			w.cur = nil
 		}
 	}
+	object := ""
+	if b.Object != nil {
+		object = b.Object.URI
+	}
 	for _, e := range b.Dict {
 		if w.learn(e.ID) {
-			w.dict = append(w.dict, e)
+			w.dict = append(w.dict, dictItem{e, object})
 		}
 	}
 	for _, k := range b.Keys {
 		if w.learn(k.ID ^ keyTag) {
-			w.keys = append(w.keys, k)
+			w.keys = append(w.keys, keyItem{k, object})
 		}
 	}
 	return res, nil
@@ -332,6 +354,32 @@ func (w *writer) Reject(ctx context.Context, rejects []keymeter.Reject) error {
 	return nil
 }
 
+// ReplaceRejects implements keymeter.RejectReplacer.
+func (w *writer) ReplaceRejects(ctx context.Context, uri string) error {
+	if err := w.begin(ctx); err != nil {
+		return err
+	}
+	w.replaced = append(w.replaced, uri)
+	return nil
+}
+
+// dropReplaced deletes the rejects kept from earlier reads of the objects
+// this transaction reads again; it runs before writeRejects keeps the new
+// read's.
+func (w *writer) dropReplaced(ctx context.Context) error {
+	for start := 0; start < len(w.replaced); start += 500 {
+		part := w.replaced[start:min(start+500, len(w.replaced))]
+		args := make([]any, len(part))
+		for i, uri := range part {
+			args[i] = keymeter.ValidUTF8(uri)
+		}
+		if _, err := w.conn.ExecContext(ctx, `DELETE FROM rejects WHERE object IN (`+qmarks(len(args))+`)`, args...); err != nil {
+			return fmt.Errorf("drop the rejects of earlier reads: %w", err)
+		}
+	}
+	return nil
+}
+
 // FinishObject implements keymeter.Writer.
 func (w *writer) FinishObject(ctx context.Context, rec keymeter.ObjectRecord) error {
 	if err := w.begin(ctx); err != nil {
@@ -347,7 +395,7 @@ func (w *writer) Commit(ctx context.Context) error {
 		return nil
 	}
 	steps := []func(context.Context) error{
-		w.endInsert, w.writeDict, w.writeLoads, w.writeRollups, w.writeRejects, w.writeObjects, w.writeHours, w.writeCheckpoints,
+		w.endInsert, w.writeDict, w.writeLoads, w.writeRollups, w.dropReplaced, w.writeRejects, w.writeObjects, w.writeHours, w.writeCheckpoints,
 	}
 	for _, step := range steps {
 		if err := step(ctx); err != nil {
@@ -372,6 +420,7 @@ func (w *writer) reset() {
 	clear(w.loads)
 	w.txFirstLoad = 0
 	w.dict, w.keys, w.objects, w.rejects, w.newLoads = w.dict[:0], w.keys[:0], w.objects[:0], w.rejects[:0], w.newLoads[:0]
+	w.replaced = w.replaced[:0]
 	clear(w.checkpoints)
 }
 
@@ -415,7 +464,7 @@ func (w *writer) writeLoads(ctx context.Context) error {
 		for _, l := range loads {
 			var object any
 			if l.object != "" {
-				object = l.object
+				object = keymeter.ValidUTF8(l.object)
 			}
 			args = append(args, l.id, uint8(l.source), object, l.at)
 		}
@@ -431,6 +480,8 @@ func (w *writer) writeLoads(ctx context.Context) error {
 // hash collisions: an ID already stored with other values is an error.
 // Entries committed without the events that use them are harmless, and
 // keeping them out of the events' transaction keeps that one lean.
+// Values are stored valid UTF-8, by keymeter.ValidUTF8's rule; an error
+// names the objects whose entries could not be stored.
 func (w *writer) writeDict(ctx context.Context) error {
 	if len(w.dict) == 0 && len(w.keys) == 0 {
 		return nil
@@ -440,7 +491,7 @@ func (w *writer) writeDict(ctx context.Context) error {
 		return fmt.Errorf("store dictionary: %w", err)
 	}
 	defer tx.Rollback()
-	byKind := map[keymeter.DictKind][]keymeter.DictEntry{}
+	byKind := map[keymeter.DictKind][]dictItem{}
 	for _, e := range w.dict {
 		byKind[e.Kind] = append(byKind[e.Kind], e)
 	}
@@ -453,17 +504,38 @@ func (w *writer) writeDict(ctx context.Context) error {
 		keys := w.keys[start:min(start+500, len(w.keys))]
 		args := make([]any, 0, 3*len(keys))
 		for _, k := range keys {
-			args = append(args, int64(k.ID), k.Fingerprint, k.Hint)
+			args = append(args, int64(k.ID), keymeter.ValidUTF8(k.Fingerprint), keymeter.ValidUTF8(k.Hint))
 		}
 		q := `INSERT OR IGNORE INTO api_keys (id, fingerprint, hint) VALUES ` + placeholders(len(keys), 3)
 		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
-			return fmt.Errorf("store key fingerprints: %w", err)
+			return fmt.Errorf("store key fingerprints of %s: %w", objectsOf(keys, func(k keyItem) string { return k.object }), err)
 		}
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("store dictionary: %w", err)
 	}
 	return nil
+}
+
+// objectsOf names the distinct objects of items, for errors: at most
+// three, and how many more.
+func objectsOf[T any](items []T, object func(T) string) string {
+	var names []string
+	seen := map[string]bool{}
+	for _, it := range items {
+		o := object(it)
+		if o == "" {
+			o = "an unnamed object"
+		}
+		if !seen[o] {
+			seen[o] = true
+			names = append(names, o)
+		}
+	}
+	if len(names) > 3 {
+		return strings.Join(names[:3], ", ") + fmt.Sprintf(" and %d more objects", len(names)-3)
+	}
+	return strings.Join(names, ", ")
 }
 
 // dictTables gives, per kind, the table, its number of value columns
@@ -480,7 +552,7 @@ var dictTables = map[keymeter.DictKind]struct {
 }
 
 // insertDict stores entries of one kind, 500 to a statement.
-func insertDict(ctx context.Context, tx *sql.Tx, kind keymeter.DictKind, entries []keymeter.DictEntry) error {
+func insertDict(ctx context.Context, tx *sql.Tx, kind keymeter.DictKind, entries []dictItem) error {
 	t, ok := dictTables[kind]
 	if !ok {
 		return fmt.Errorf("unknown dictionary kind %d", kind)
@@ -490,18 +562,19 @@ func insertDict(ctx context.Context, tx *sql.Tx, kind keymeter.DictKind, entries
 		chunk := entries[start:min(start+500, len(entries))]
 		args := make([]any, 0, width*len(chunk))
 		idArgs := make([]any, 0, len(chunk))
-		want := make(map[int64]string, len(chunk))
+		want := make(map[int64]dictItem, len(chunk))
 		for _, e := range chunk {
+			e.Values = validValues(e.Values)
 			var err error
-			if args, err = appendDictRow(args, e, width); err != nil {
-				return err
+			if args, err = appendDictRow(args, e.DictEntry, width); err != nil {
+				return fmt.Errorf("%s: %w", e.object, err)
 			}
 			idArgs = append(idArgs, int64(e.ID))
-			want[int64(e.ID)] = strings.Join(e.Values, "\t")
+			want[int64(e.ID)] = e
 		}
 		q := `INSERT OR IGNORE INTO ` + t.table + ` VALUES ` + placeholders(len(chunk), width)
 		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
-			return fmt.Errorf("store dictionary entries: %w", err)
+			return fmt.Errorf("store dictionary entries of %s: %w", objectsOf(chunk, func(e dictItem) string { return e.object }), err)
 		}
 		rows, err := tx.QueryContext(ctx, `SELECT id, `+t.values+` FROM `+t.table+` WHERE id IN (`+qmarks(len(idArgs))+`)`, idArgs...)
 		if err != nil {
@@ -514,9 +587,9 @@ func insertDict(ctx context.Context, tx *sql.Tx, kind keymeter.DictKind, entries
 				rows.Close()
 				return fmt.Errorf("check dictionary entries: %w", err)
 			}
-			if have != want[id] {
+			if e := want[id]; have != strings.Join(e.Values, "\t") {
 				rows.Close()
-				return fmt.Errorf("dictionary hash collision on %x: %q and %q", uint64(id), have, want[id])
+				return fmt.Errorf("dictionary hash collision on %x (an entry of %s): %q and %q", uint64(id), e.object, have, strings.Join(e.Values, "\t"))
 			}
 		}
 		rows.Close()
@@ -525,6 +598,22 @@ func insertDict(ctx context.Context, tx *sql.Tx, kind keymeter.DictKind, entries
 		}
 	}
 	return nil
+}
+
+// validValues returns values made valid UTF-8 (keymeter.ValidUTF8), in a
+// new slice only when one of them was not.
+func validValues(values []string) []string {
+	for i, v := range values {
+		if vv := keymeter.ValidUTF8(v); len(vv) != len(v) {
+			out := slices.Clone(values)
+			out[i] = vv
+			for j := i + 1; j < len(out); j++ {
+				out[j] = keymeter.ValidUTF8(out[j])
+			}
+			return out
+		}
+	}
+	return values
 }
 
 // qmarks returns n comma-separated question marks.
@@ -537,7 +626,9 @@ func placeholders(n, width int) string {
 	return strings.TrimSuffix(strings.Repeat("("+qmarks(width)+"), ", n), ", ")
 }
 
-// writeRejects stores the rejected records of this transaction.
+// writeRejects stores the rejected records of this transaction, with
+// their strings made valid UTF-8 and cut (keymeter.CutText), and the
+// length of the record as read.
 func (w *writer) writeRejects(ctx context.Context) error {
 	if len(w.rejects) == 0 {
 		return nil
@@ -548,8 +639,9 @@ func (w *writer) writeRejects(ctx context.Context) error {
 			return fmt.Errorf("keep rejects: %w", err)
 		}
 		for _, r := range w.rejects {
-			text := strings.ToValidUTF8(r.Text, "\uFFFD")
-			if err := app.AppendRow(uint8(r.Source), r.Object, r.Line, r.Field, r.Reason, text, r.At.UTC()); err != nil {
+			textLen := max(r.TextLen, int64(len(r.Text)))
+			if err := app.AppendRow(uint8(r.Source), keymeter.ValidUTF8(r.Object), r.Line, keymeter.CutText(r.Field, keymeter.MaxRejectField),
+				keymeter.CutText(r.Reason, keymeter.MaxRejectReason), keymeter.CutText(r.Text, keymeter.MaxRejectText), r.At.UTC(), textLen); err != nil {
 				app.Close()
 				return fmt.Errorf("keep reject: %w", err)
 			}
@@ -568,7 +660,8 @@ func (w *writer) writeObjects(ctx context.Context) error {
 		objects := w.objects[start:min(start+200, len(w.objects))]
 		args := make([]any, 0, 12*len(objects))
 		for _, o := range objects {
-			args = append(args, o.URI, o.Size, nullTime(o.ModTime), o.Digest, o.ETag, o.Status, o.Error, now,
+			args = append(args, keymeter.ValidUTF8(o.URI), o.Size, nullTime(o.ModTime), keymeter.ValidUTF8(o.Digest), keymeter.ValidUTF8(o.ETag),
+				o.Status, keymeter.ValidUTF8(o.Error), now,
 				o.Lines, o.Events, o.Duplicates, o.Rejected)
 		}
 		if _, err := w.conn.ExecContext(ctx, `INSERT INTO objects VALUES `+placeholders(len(objects), 12), args...); err != nil {

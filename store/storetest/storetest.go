@@ -45,6 +45,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"Checkpoints", testCheckpoints},
 	}
 	tests = append(tests, billingTests...)
+	tests = append(tests, textTests...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := newStore(t)
