@@ -13,8 +13,8 @@ import (
 // Usage is what one meter counted: Events requests, and RawQuantity in
 // the meter's measure (requests, or bytes).
 type Usage struct {
-	Events      int64
-	RawQuantity int64
+	Events      keymeter.Int128
+	RawQuantity keymeter.Int128
 }
 
 // Input is everything an invoice is computed from.
@@ -44,7 +44,7 @@ type Late struct {
 	After  time.Time
 	// Events counts all of the customer's late events of Period, whether
 	// or not a priced meter counts them.
-	Events int64
+	Events keymeter.Int128
 	Billed map[string]Usage // loaded by After
 	Late   map[string]Usage // loaded in (After, Cutoff]
 }
@@ -104,7 +104,7 @@ func Build(in Input) (*Document, error) {
 		if err != nil {
 			return nil, err
 		}
-		d.LateEvents += l.Events
+		d.LateEvents = d.LateEvents.Add(l.Events)
 		for _, line := range lines {
 			d.LateAdjustments = d.LateAdjustments.Add(line.Amount)
 		}
@@ -121,11 +121,11 @@ func lateLines(plan *billing.Plan, customer string, l Late, cutoff time.Time) ([
 		all[name] = u
 	}
 	for name, u := range l.Late {
-		if u.Events < 0 || u.RawQuantity < 0 {
+		if u.Events.Sign() < 0 || u.RawQuantity.Sign() < 0 {
 			return nil, keymeter.Errorf(keymeter.EINVALID, "meter %q: negative late usage", name)
 		}
 		a := all[name]
-		all[name] = Usage{a.Events + u.Events, a.RawQuantity + u.RawQuantity}
+		all[name] = Usage{a.Events.Add(u.Events), a.RawQuantity.Add(u.RawQuantity)}
 	}
 	before, err := billing.Rate(plan, l.Period, raw(l.Billed), billing.Options{Customer: customer})
 	if err != nil {
@@ -139,7 +139,7 @@ func lateLines(plan *billing.Plan, customer string, l Late, cutoff time.Time) ([
 	for i := range plan.Prices {
 		m := &plan.Prices[i].Meter
 		u, ok := l.Late[m.Name]
-		if !ok || u.Events == 0 {
+		if !ok || u.Events.IsZero() {
 			continue
 		}
 		was, now := usageLine(before, m.Name), usageLine(after, m.Name)
@@ -205,8 +205,8 @@ func description(m *billing.Meter) string {
 }
 
 // raw returns the raw quantities of usage, by meter name.
-func raw(usage map[string]Usage) map[string]int64 {
-	out := make(map[string]int64, len(usage))
+func raw(usage map[string]Usage) map[string]keymeter.Int128 {
+	out := make(map[string]keymeter.Int128, len(usage))
 	for name, u := range usage {
 		out[name] = u.RawQuantity
 	}

@@ -2,7 +2,6 @@ package invoice
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -73,9 +72,9 @@ func newView(d *Document) view {
 	if !d.MinimumSpendAdjustment.IsZero() {
 		v.MinimumUp = money(d.MinimumSpendAdjustment)
 	}
-	if !d.LateAdjustments.IsZero() || d.LateEvents > 0 {
+	if !d.LateAdjustments.IsZero() || d.LateEvents.Sign() > 0 {
 		v.Late = money(d.LateAdjustments)
-		v.LateEvents = group(strconv.FormatInt(d.LateEvents, 10))
+		v.LateEvents = group(d.LateEvents.String())
 	}
 	for _, l := range d.Lines {
 		v.Lines = append(v.Lines, newLineView(cur, l))
@@ -121,7 +120,7 @@ func newLineView(cur billing.Currency, l Line) lineView {
 		if l.Kind == LineLateUsage {
 			what = "events of " + l.Period + " loaded after its invoice"
 		}
-		lv.Details = append(lv.Details, group(strconv.FormatInt(*l.Events, 10))+" "+what)
+		lv.Details = append(lv.Details, group(l.Events.String())+" "+what)
 	}
 	if !l.Included.IsZero() {
 		lv.Details = append(lv.Details, group(l.Included.String())+" included, "+group(l.Billable.String())+" billable")

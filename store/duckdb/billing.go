@@ -100,8 +100,8 @@ func (s *DB) ListCustomers(ctx context.Context) ([]keymeter.CustomerPlan, error)
 // rows a FILTER clause selects.
 var measureSum = map[string]string{
 	keymeter.MeasureRequests:      "count(*)",
-	keymeter.MeasureBytesSent:     "CAST(coalesce(sum(bytes_sent) %s, 0) AS BIGINT)",
-	keymeter.MeasureBytesReceived: "CAST(coalesce(sum(bytes_received) %s, 0) AS BIGINT)",
+	keymeter.MeasureBytesSent:     "CAST(coalesce(sum(bytes_sent) %s, 0) AS HUGEINT)",
+	keymeter.MeasureBytesReceived: "CAST(coalesce(sum(bytes_received) %s, 0) AS HUGEINT)",
 }
 
 // MeterTotals implements keymeter.MeterTotaler with one scan of the
@@ -118,17 +118,17 @@ func (s *DB) MeterTotals(ctx context.Context, q keymeter.MeterQuery) ([]keymeter
 	defer rows.Close()
 	var out []keymeter.MeterTotal
 	var customer string
-	vals := make([]int64, 2*len(q.Meters))
+	vals := make([]keymeter.Int128, 2*len(q.Meters))
 	dest := []any{&customer}
 	for i := range vals {
-		dest = append(dest, &vals[i])
+		dest = append(dest, int128{&vals[i]})
 	}
 	for rows.Next() {
 		if err := rows.Scan(dest...); err != nil {
 			return nil, fmt.Errorf("meter totals: %w", err)
 		}
 		for i, m := range q.Meters {
-			if vals[2*i] > 0 {
+			if vals[2*i].Sign() > 0 {
 				out = append(out, keymeter.MeterTotal{Customer: customer, Meter: m.Name, Events: vals[2*i], Quantity: vals[2*i+1]})
 			}
 		}

@@ -37,6 +37,7 @@ var migrations = []migration{
 		_, err := tx.ExecContext(ctx, `ALTER TABLE rejects ADD COLUMN text_len BIGINT`)
 		return err
 	}},
+	{To: 3, What: "daily rollups sum bytes and latency as HUGEINT", Up: hugeRollups},
 }
 
 // schemaVersion is the version this keymeter writes; Open refuses a

@@ -11,7 +11,7 @@ import (
 
 // Daily rollups keep usage questions fast however many events are
 // stored: per UTC day, source, key and attribution, usage_daily holds the
-// exact totals and latency_daily a histogram of time-taken in
+// exact totals (sums as HUGEINT since schema version 3) and latency_daily a histogram of time-taken in
 // keymeter.LatencyBucket buckets. The writer brings them up to date in
 // the transaction that adds the events, so they are exactly as
 // consistent as the events. Usage reads them for day-aligned periods
@@ -41,6 +41,19 @@ CREATE TABLE IF NOT EXISTS latency_daily (
 );
 `
 
+// hugeRollups converts the sums of usage_daily to HUGEINT (schema
+// version 3): the sums of bytes of a day overflowed BIGINT, which stopped
+// the run that stored them. Counts (requests, tt_count) stay BIGINT: they
+// count stored events.
+func hugeRollups(ctx context.Context, tx *sql.Tx) error {
+	for _, c := range []string{"bytes_sent", "bytes_received", "tt_sum"} {
+		if _, err := tx.ExecContext(ctx, `ALTER TABLE usage_daily ALTER COLUMN `+c+` TYPE HUGEINT`); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // latencyBucketSQL is keymeter.LatencyBucket in SQL, for a non-negative
 // INTEGER expression x: floor(log2(x)) is exact for the integers a
 // time-taken can be (TestLatencyBucketSQL checks every power of two).
@@ -60,8 +73,8 @@ var rollupDelta = map[string]string{
 
 // rollupMerge gives, for each rollup, how its rows add up.
 var rollupMerge = map[string]string{
-	"usage_daily": `SELECT source, day, key_id, attribution, CAST(sum(requests) AS BIGINT), CAST(sum(bytes_sent) AS BIGINT),
-		CAST(sum(bytes_received) AS BIGINT), CAST(sum(tt_count) AS BIGINT), CAST(sum(tt_sum) AS BIGINT)`,
+	"usage_daily": `SELECT source, day, key_id, attribution, CAST(sum(requests) AS BIGINT), CAST(sum(bytes_sent) AS HUGEINT),
+		CAST(sum(bytes_received) AS HUGEINT), CAST(sum(tt_count) AS BIGINT), CAST(sum(tt_sum) AS HUGEINT)`,
 	"latency_daily": `SELECT source, day, key_id, attribution, bucket, CAST(sum(n) AS BIGINT)`,
 }
 
@@ -186,8 +199,8 @@ func (s *DB) usageFromRollups(ctx context.Context, q keymeter.UsageQuery) ([]key
 	if len(groups) > 0 {
 		tail = " GROUP BY ALL ORDER BY " + order
 	}
-	totals := `SELECT ` + sel + `CAST(coalesce(sum(requests), 0) AS BIGINT), CAST(coalesce(sum(bytes_sent), 0) AS BIGINT),
-		CAST(coalesce(sum(bytes_received), 0) AS BIGINT), CAST(coalesce(sum(tt_count), 0) AS BIGINT), CAST(coalesce(sum(tt_sum), 0) AS BIGINT)
+	totals := `SELECT ` + sel + `CAST(coalesce(sum(requests), 0) AS HUGEINT), CAST(coalesce(sum(bytes_sent), 0) AS HUGEINT),
+		CAST(coalesce(sum(bytes_received), 0) AS HUGEINT), CAST(coalesce(sum(tt_count), 0) AS BIGINT), CAST(coalesce(sum(tt_sum), 0) AS HUGEINT)
 		FROM usage_daily` + from + where + tail
 	hist := `SELECT ` + gcols + `list(bucket ORDER BY bucket), list(n ORDER BY bucket) FROM (
 		SELECT ` + sel + `r.bucket AS bucket, CAST(sum(r.n) AS BIGINT) AS n FROM latency_daily` + from + where + ` GROUP BY ALL)`
