@@ -3,6 +3,7 @@ package keymeter
 import (
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"math/big"
 	"math/bits"
@@ -146,12 +147,14 @@ func (a Int128) String() string {
 	return a.Big().String()
 }
 
-// Format implements fmt.Formatter: %d, %v and %s print the exact
-// decimal form, with the width and flags of %d.
+// Format implements fmt.Formatter: %d prints the exact decimal form with
+// the width and flags of %d, and %v and %s print String.
 func (a Int128) Format(f fmt.State, verb rune) {
 	switch verb {
-	case 'd', 'v', 's':
+	case 'd':
 		a.Big().Format(f, 'd')
+	case 'v', 's':
+		io.WriteString(f, a.String())
 	default:
 		fmt.Fprintf(f, "%%!%c(keymeter.Int128=%s)", verb, a.String())
 	}

@@ -19,7 +19,7 @@ func TestInt128(t *testing.T) {
 	if got := sum.String(); got != "11999999999999999988" {
 		t.Errorf("12 × 999999999999999999 = %s", got)
 	}
-	if got := fmt.Sprintf("%d|%v|%5d", sum, sum, keymeter.NewInt128(42)); got != "11999999999999999988|11999999999999999988|   42" {
+	if got := fmt.Sprintf("%d|%v|%5d|%+v", sum, sum, keymeter.NewInt128(42), struct{ N keymeter.Int128 }{sum}); got != "11999999999999999988|11999999999999999988|   42|{N:11999999999999999988}" {
 		t.Errorf("Sprintf: %s", got)
 	}
 	if _, ok := sum.Int64(); ok {

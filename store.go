@@ -3,6 +3,7 @@ package keymeter
 import (
 	"context"
 	"io"
+	"time"
 )
 
 // Writer writes one ingest run's output. Everything written is invisible
@@ -10,8 +11,11 @@ import (
 // it durable at once. A Writer is used by one goroutine at a time.
 type Writer interface {
 	// Write stores the batch's rows, skipping rows whose (Source, ID) is
-	// already stored or appears earlier in the batch, and the dictionary
-	// entries and key fingerprints the rows reference.
+	// already stored, or written before, with a time in a UTC hour at most
+	// the store's dedupe window (DefaultDedupeWindow) from the row's, and
+	// the dictionary entries and key fingerprints the rows reference.
+	// Whether a row is a duplicate does not depend on how rows were
+	// batched, committed or split across runs.
 	Write(ctx context.Context, b *Batch) (WriteResult, error)
 	// Reject keeps rejected records for inspection.
 	Reject(ctx context.Context, rejects []Reject) error
@@ -23,6 +27,13 @@ type Writer interface {
 	// Close rolls back anything not committed and releases the writer.
 	Close() error
 }
+
+// DefaultDedupeWindow is how far apart the times of two events of a
+// source with the same request ID may be, in whole UTC hours, for the
+// later one to be a copy: a redelivered record carries its original's
+// time, and a day catches copies whose time was shifted by hours.
+// Copies further apart count as distinct requests.
+const DefaultDedupeWindow = 24 * time.Hour
 
 // WriteResult counts what Write did with a batch's rows.
 type WriteResult struct {

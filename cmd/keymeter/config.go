@@ -51,6 +51,10 @@ type Config struct {
 	// RealtimeFields are the fields of the CloudFront real-time log
 	// configuration, in any order; empty means all documented fields.
 	RealtimeFields []string `yaml:"realtime_fields"`
+	// DedupeWindow is how far apart, in whole UTC hours, the times of two
+	// events with the same request ID may be for the later to be a copy
+	// ("24h", the default; "0h": the same hour only).
+	DedupeWindow string `yaml:"dedupe_window"`
 
 	path string // the config file read, if any
 }
@@ -75,11 +79,12 @@ func defaultDataDir(getenv func(string) string) string {
 
 // commonFlags are the flags every command that uses the store accepts.
 type commonFlags struct {
-	data      string
-	config    string
-	keyParams string
-	keyHeader string
-	fields    string
+	data         string
+	config       string
+	keyParams    string
+	keyHeader    string
+	fields       string
+	dedupeWindow string
 }
 
 func (c *commonFlags) register(fs *flag.FlagSet, withKeyParams bool) {
@@ -89,6 +94,7 @@ func (c *commonFlags) register(fs *flag.FlagSet, withKeyParams bool) {
 		fs.StringVar(&c.keyParams, "key-param", "", "comma-separated query `parameters` that carry the API key (default cf_api_key,api_key,apikey)")
 		fs.StringVar(&c.keyHeader, "key-header", "", "request `header` that carries the API key in real-time logs, before the query string (default x-api-key)")
 		fs.StringVar(&c.fields, "fields", "", "comma-separated `fields` of the real-time log configuration, in any order (default: all documented fields)")
+		fs.StringVar(&c.dedupeWindow, "dedupe-window", "", "how far apart, in whole `hours`, two events with the same request ID may be to count once (default 24h; 0h: the same hour)")
 	}
 }
 
@@ -135,6 +141,9 @@ func (c *commonFlags) load(getenv func(string) string) (*Config, error) {
 	if c.fields != "" {
 		cfg.RealtimeFields = splitList(c.fields)
 	}
+	if c.dedupeWindow != "" {
+		cfg.DedupeWindow = c.dedupeWindow
+	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -170,6 +179,9 @@ func (cfg *Config) Validate() error {
 		if d, err := time.ParseDuration(cfg.BillingGrace); err != nil || d < 0 {
 			problems = append(problems, fmt.Sprintf("billing_grace: %q is not a duration such as 24h or 90m", cfg.BillingGrace))
 		}
+	}
+	if _, err := cfg.dedupeWindow(); err != nil {
+		problems = append(problems, err.Error())
 	}
 	for i, p := range cfg.KeyParams {
 		if p == "" || strings.ContainsAny(p, "&=\t ") {
@@ -225,6 +237,22 @@ func (cfg *Config) secretPath() string {
 	return filepath.Join(cfg.Data, "secret")
 }
 
+// dedupeWindow returns the dedupe window as duckdb.Options takes it: 0
+// for the default, negative for the same hour only.
+func (cfg *Config) dedupeWindow() (time.Duration, error) {
+	if cfg.DedupeWindow == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(cfg.DedupeWindow)
+	if err != nil || d < 0 || d%time.Hour != 0 {
+		return 0, fmt.Errorf("dedupe_window: %q is not a whole number of hours such as 24h or 0h", cfg.DedupeWindow)
+	}
+	if d == 0 {
+		return -1, nil
+	}
+	return d, nil
+}
+
 // openStore opens the store, creating the data directory when writable.
 func (cfg *Config) openStore(ctx context.Context, readOnly bool) (*duckdb.DB, error) {
 	if readOnly {
@@ -234,7 +262,8 @@ func (cfg *Config) openStore(ctx context.Context, readOnly bool) (*duckdb.DB, er
 	} else if err := os.MkdirAll(cfg.Data, 0o750); err != nil {
 		return nil, fmt.Errorf("create data directory: %w", err)
 	}
-	opts := duckdb.Options{ReadOnly: readOnly, MemoryLimit: cfg.MemoryLimit}
+	window, _ := cfg.dedupeWindow() // checked by Validate
+	opts := duckdb.Options{ReadOnly: readOnly, MemoryLimit: cfg.MemoryLimit, DedupeWindow: window}
 	db, err := duckdb.Open(ctx, cfg.storePath(), opts)
 	var up *duckdb.UpgradeError
 	if readOnly && errors.As(err, &up) {

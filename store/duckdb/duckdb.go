@@ -59,9 +59,16 @@ type Options struct {
 	MemoryLimit string
 	// Threads caps DuckDB's worker threads; 0 means one per core.
 	Threads int
-	// SeenBudget is the most event IDs a Writer keeps in memory to spot
-	// duplicates; 0 means DefaultSeenBudget.
+	// SeenBudget is about the most committed event IDs a Writer keeps in
+	// memory to spot duplicates, beyond those of the open transaction and
+	// of the hours around the rows it writes (see seenIDs); 0 means
+	// DefaultSeenBudget.
 	SeenBudget int
+	// DedupeWindow is how far apart, in UTC hours (rounded up to whole
+	// hours), the times of two events of a source with the same request
+	// ID may be for the second to be a duplicate of the first; 0 means
+	// keymeter.DefaultDedupeWindow, negative means the same hour only.
+	DedupeWindow time.Duration
 	// Now returns the current time. Default: time.Now.
 	Now func() time.Time
 }
@@ -76,13 +83,16 @@ var writeSettings = []string{
 }
 
 // DefaultSeenBudget bounds the memory a Writer uses to spot duplicate
-// events: about 40 bytes per ID.
-const DefaultSeenBudget = 2 << 20
+// events: 20 to 40 bytes per ID.
+const DefaultSeenBudget = 1 << 18
 
 // Open opens (creating if needed) the store in the DuckDB file at path.
 func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	if opts.SeenBudget <= 0 {
 		opts.SeenBudget = DefaultSeenBudget
+	}
+	if opts.DedupeWindow == 0 {
+		opts.DedupeWindow = keymeter.DefaultDedupeWindow
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now

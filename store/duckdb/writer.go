@@ -128,7 +128,7 @@ func (w *writer) init(ctx context.Context) error {
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("read event hours: %w", err)
 	}
-	w.seen = newSeenIDs(w.db.opts.SeenBudget, counts, w.loadHour)
+	w.seen = newSeenIDs(w.db.opts.SeenBudget, windowHours(w.db.opts.DedupeWindow), counts, w.loadHours)
 	if err := w.conn.QueryRowContext(ctx, `SELECT coalesce(max(id), 0) FROM loads`).Scan(&w.nextLoad); err != nil {
 		return fmt.Errorf("read loads: %w", err)
 	}
@@ -165,26 +165,28 @@ func (s *DB) registerRows(conn *sql.Conn) error {
 	return nil
 }
 
-// loadHour reads the committed IDs of one hour. It uses a connection of
-// its own: the writer's is busy with the running INSERT.
-func (w *writer) loadHour(k hourKey) (*idSet, error) {
+// loadHours reads the committed IDs of the hours [from, to) of a source,
+// with the hour of each. It uses a connection of its own: the writer's is
+// busy with the running INSERT.
+func (w *writer) loadHours(src keymeter.Source, from, to int64, add func(id [2]uint64, hour int64)) error {
 	ctx := context.Background()
-	from := time.UnixMicro(k.hour * microsPerHour).UTC()
-	rows, err := w.db.db.QueryContext(ctx, `SELECT id_hi, id_lo FROM event_rows WHERE source = ? AND ts >= ? AND ts < ?`,
-		uint8(k.source), from, from.Add(time.Hour))
+	rows, err := w.db.db.QueryContext(ctx, `SELECT id_hi, id_lo, epoch_us(ts) FROM event_rows WHERE source = ? AND ts >= ? AND ts < ?`,
+		uint8(src), time.UnixMicro(from*microsPerHour).UTC(), time.UnixMicro(to*microsPerHour).UTC())
 	if err != nil {
-		return nil, fmt.Errorf("read event IDs: %w", err)
+		return fmt.Errorf("read event IDs: %w", err)
 	}
 	defer rows.Close()
-	ids := newIDSet(int(w.seen.counts[k]))
 	for rows.Next() {
-		var hi, lo int64
-		if err := rows.Scan(&hi, &lo); err != nil {
-			return nil, fmt.Errorf("read event IDs: %w", err)
+		var hi, lo, us int64
+		if err := rows.Scan(&hi, &lo, &us); err != nil {
+			return fmt.Errorf("read event IDs: %w", err)
 		}
-		ids.add([2]uint64{uint64(hi), uint64(lo)})
+		add([2]uint64{uint64(hi), uint64(lo)}, hourOf(src, us).hour)
 	}
-	return ids, rows.Err()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read event IDs: %w", err)
+	}
+	return nil
 }
 
 // begin opens the transaction and starts the INSERT statement if needed.
@@ -258,21 +260,17 @@ func (w *writer) Write(ctx context.Context, b *keymeter.Batch) (keymeter.WriteRe
 		return res, err
 	}
 	load := w.load(b)
-	var (
-		curKey    = hourKey{hour: -1 << 62}
-		committed *idSet
-		err       error
-	)
+	curKey := hourKey{hour: -1 << 62}
 	for i := range b.Rows {
 		r := &b.Rows[i]
 		k := hourOf(b.Source, r.Time)
 		if k != curKey {
-			if committed, err = w.seen.committed(k); err != nil {
+			if err := w.seen.prepare(k); err != nil {
 				return res, err
 			}
 			curKey = k
 		}
-		if committed != nil && committed.has(r.ID) || !w.seen.add(k, r.ID) {
+		if !w.seen.add(r.ID) {
 			res.Duplicates++
 			continue
 		}
@@ -674,11 +672,9 @@ func (w *writer) writeObjects(ctx context.Context) error {
 // writeHours adds this transaction's rows to the per-hour counts.
 func (w *writer) writeHours(ctx context.Context) error {
 	var args []any
-	for k, n := range w.seen.added {
-		if n > 0 {
-			args = append(args, uint8(k.source), k.hour, n)
-		}
-	}
+	w.seen.eachAdded(func(k hourKey, n int64) {
+		args = append(args, uint8(k.source), k.hour, n)
+	})
 	for start := 0; start < len(args); start += 1500 {
 		part := args[start:min(start+1500, len(args))]
 		_, err := w.conn.ExecContext(ctx, `INSERT INTO event_hours VALUES `+placeholders(len(part)/3, 3)+`

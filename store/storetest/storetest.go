@@ -47,6 +47,7 @@ func Run(t *testing.T, newStore NewStore) {
 	tests = append(tests, billingTests...)
 	tests = append(tests, textTests...)
 	tests = append(tests, totalsTests...)
+	tests = append(tests, dedupeTests...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := newStore(t)
