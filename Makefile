@@ -21,7 +21,7 @@ bench:
 # A short fuzzing session for every parser, and for the whole path from
 # bytes to stored events and queries (FuzzIngest).
 fuzz:
-	go test ./ingest -run '^$$' -fuzz '^FuzzIngest$$' -fuzztime 60s -fuzzminimizetime 100x
+	go test ./ingest -run '^$$' -fuzz '^FuzzIngest$$' -fuzztime 1000x -fuzzminimizetime 100x
 	go test . -run '^$$' -fuzz '^FuzzValidUTF8$$' -fuzztime 30s
 	go test ./format/cloudfront -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 30s
 	go test ./format/cloudfrontrt -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 30s
