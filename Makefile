@@ -18,8 +18,11 @@ demo: build
 bench:
 	./scripts/testenv.sh go run ./bench
 
-# A short fuzzing session for every parser.
+# A short fuzzing session for every parser, and for the whole path from
+# bytes to stored events and queries (FuzzIngest).
 fuzz:
+	go test ./ingest -run '^$$' -fuzz '^FuzzIngest$$' -fuzztime 1000x -fuzzminimizetime 100x
+	go test . -run '^$$' -fuzz '^FuzzValidUTF8$$' -fuzztime 30s
 	go test ./format/cloudfront -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 30s
 	go test ./format/cloudfrontrt -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 30s
 	go test ./format/cloudfrontrt -run '^$$' -fuzz '^FuzzHeaders$$' -fuzztime 30s

@@ -84,8 +84,8 @@ type MeterTotal struct {
 	Meter    string
 	// Events is the number of requests counted; Quantity their total in
 	// the meter's measure (requests, or bytes). Both are exact.
-	Events   int64
-	Quantity int64
+	Events   Int128
+	Quantity Int128
 }
 
 // MeterTotaler totals meters for billing.

@@ -40,14 +40,23 @@ type Reject struct {
 	Line   int64  // 1-based line or record number
 	Field  string // offending field, "" when not field-specific
 	Reason string
-	// Text is the record as read, with API keys redacted, cut to
-	// MaxRejectText bytes.
+	// Text is the record as read, with API keys redacted, made valid
+	// UTF-8 (see ValidUTF8) and cut to MaxRejectText bytes.
 	Text string
-	At   time.Time // when it was rejected
+	// TextLen is the length of the record as read, in bytes: more than
+	// len(Text) when Text was cut. 0 when unknown.
+	TextLen int64
+	At      time.Time // when it was rejected
 }
 
-// MaxRejectText is the most bytes of a rejected record that are kept.
-const MaxRejectText = 16 << 10
+// The most bytes of a rejected record, of the name of its offending
+// field and of the reason that are kept; stores cut longer ones (at a
+// character boundary, see CutText).
+const (
+	MaxRejectText   = 16 << 10
+	MaxRejectField  = 256
+	MaxRejectReason = 1 << 10
+)
 
 // RejectFilter selects rejects to list.
 type RejectFilter struct {

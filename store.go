@@ -11,8 +11,11 @@ import (
 // it durable at once. A Writer is used by one goroutine at a time.
 type Writer interface {
 	// Write stores the batch's rows, skipping rows whose (Source, ID) is
-	// already stored or appears earlier in the batch, and the dictionary
-	// entries and key fingerprints the rows reference.
+	// already stored, or written before, with a time in a UTC hour at most
+	// the store's dedupe window (DefaultDedupeWindow) from the row's, and
+	// the dictionary entries and key fingerprints the rows reference.
+	// Whether a row is a duplicate does not depend on how rows were
+	// batched, committed or split across runs.
 	Write(ctx context.Context, b *Batch) (WriteResult, error)
 	// Reject keeps rejected records for inspection.
 	Reject(ctx context.Context, rejects []Reject) error
@@ -24,6 +27,13 @@ type Writer interface {
 	// Close rolls back anything not committed and releases the writer.
 	Close() error
 }
+
+// DefaultDedupeWindow is how far apart the times of two events of a
+// source with the same request ID may be, in whole UTC hours, for the
+// later one to be a copy: a redelivered record carries its original's
+// time, and a day catches copies whose time was shifted by hours.
+// Copies further apart count as distinct requests.
+const DefaultDedupeWindow = 24 * time.Hour
 
 // WriteResult counts what Write did with a batch's rows.
 type WriteResult struct {
@@ -67,20 +77,26 @@ type Checkpointer interface {
 }
 
 // Rereader is the optional ability of a Writer to replace what earlier
-// reads of an object left. The writer calls it when an object is read,
-// before the object's first rows and rejects are written; what it drops
-// goes at the next Commit, in the same transaction as the new read.
+// reads of an object left, so that an object read again keeps nothing
+// stale and a mistake can be corrected. The writer's caller calls it
+// when an object is read from its start, before the object's first rows
+// and rejects are written; what it drops goes at the next Commit, in the
+// transaction that keeps the first of the new read's, and a later Commit
+// of the same read keeps what the first kept.
 type Rereader interface {
-	// Reread says that object o is read again. Without retract it drops
-	// the rejects kept from earlier reads of o.URI that were not recorded
-	// as ingested (they stored nothing, or a crash cut them short), which
-	// this read's rejects replace. With retract (ingest --reprocess) it
-	// also retracts the events stored from earlier reads of o (its URI,
-	// or another URI of the same Digest) and drops their rejects and
-	// object records: retracted events leave every question of current
-	// knowledge, stay for questions as of an earlier time, and their IDs
-	// are free again, so that the new read's rows are stored, not
-	// skipped as duplicates. It reports what it retracted.
+	// Reread says that object o is read again from its start. Without
+	// retract, it drops the rejects kept from earlier reads of o.URI
+	// unless one of them was recorded as ingested completely
+	// (ObjectComplete): reads that stored nothing, were cut short (a
+	// truncated file completed later) or crashed reject their bad records
+	// again in this read, which replaces their rejects; the rejects of a
+	// complete read stay with the events it stored. With retract (ingest
+	// --reprocess) it also retracts the events stored from earlier reads
+	// of o (its URI, or another URI of the same Digest) and drops all
+	// their rejects and object records: retracted events leave every
+	// question of current knowledge, stay for questions as of an earlier
+	// time, and their IDs are free again, so that the new read's rows are
+	// stored, not skipped as duplicates. It reports what it retracted.
 	Reread(ctx context.Context, o Object, retract bool) (Retraction, error)
 }
 

@@ -55,12 +55,13 @@ type GroupValue struct {
 	Null  bool
 }
 
-// UsageRow is the usage of one group.
+// UsageRow is the usage of one group. Totals are exact, whatever the
+// values logged (see Int128).
 type UsageRow struct {
 	Group         []GroupValue // one per UsageQuery.By, in order
-	Requests      int64
-	BytesSent     int64 // sc-bytes
-	BytesReceived int64 // cs-bytes
+	Requests      Int128
+	BytesSent     Int128 // sc-bytes
+	BytesReceived Int128 // cs-bytes
 	TimeTaken     Latency
 }
 
@@ -71,8 +72,8 @@ type UsageRow struct {
 // BucketValue of its bucket, so exact below 64 ms and within 1/64 (1.6%)
 // above, whichever way a store computes them.
 type Latency struct {
-	Count         int64 // requests with a time-taken
-	Sum           int64 // sum of time-taken
+	Count         int64  // requests with a time-taken
+	Sum           Int128 // sum of time-taken
 	P50, P95, P99 int64
 }
 

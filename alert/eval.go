@@ -44,7 +44,7 @@ func ValuesFor(plan *billing.Plan, raw map[string]int64) ([]Values, error) {
 		for i := range plan.Prices {
 			p := &plan.Prices[i]
 			q := raw[p.Meter.Name]
-			line, err := billing.RatePrice(p, p.Meter.Quantity(q))
+			line, err := billing.RatePrice(p, p.Meter.Quantity(keymeter.NewInt128(q)))
 			if err != nil {
 				return nil, fmt.Errorf("plan %q: %w", plan.Name, err)
 			}

@@ -75,7 +75,7 @@ func (c *Config) lookup(customer string) (*Assignment, *Plan, error) {
 // ("2025-10") on the customer's plan. usage holds raw quantities by
 // meter name, counted over the period's [ActiveStart, End): use
 // PeriodFor to get those bounds first.
-func (c *Config) Invoice(customer, month string, usage map[string]int64) (*Invoice, error) {
+func (c *Config) Invoice(customer, month string, usage map[string]keymeter.Int128) (*Invoice, error) {
 	a, plan, err := c.lookup(customer)
 	if err != nil {
 		return nil, err

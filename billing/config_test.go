@@ -96,7 +96,7 @@ func TestExampleConfig(t *testing.T) {
 	}
 
 	// The example rates end to end: acme's first, prorated month.
-	inv, err := c.Invoice("acme", "2025-10", map[string]int64{"api_requests": 12_345_678, "egress": 1_500_000_000_000})
+	inv, err := c.Invoice("acme", "2025-10", raw(map[string]int64{"api_requests": 12_345_678, "egress": 1_500_000_000_000}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -72,19 +72,19 @@ func DefaultRates() *Rates {
 // 2 and 5 (the config loader checks): the unit amount of a price quoted
 // "per 10,000".
 func perN(amount Decimal, n int64) Decimal {
-	return amount.Mul(exactDiv(1, n)).Reduce()
+	return amount.Mul(exactDiv(keymeter.NewInt128(1), n)).Reduce()
 }
 
 // CostUsage is the traffic whose cost is computed, as raw counts. Take
 // the CloudFront figures from one CloudFront log (standard or real-time,
 // not both: they record the same requests).
 type CostUsage struct {
-	CloudFrontRequests  int64 `json:"cloudfront_requests"`
-	CloudFrontBytesSent int64 `json:"cloudfront_bytes_sent"`
+	CloudFrontRequests  keymeter.Int128 `json:"cloudfront_requests"`
+	CloudFrontBytesSent keymeter.Int128 `json:"cloudfront_bytes_sent"`
 	// FunctionInvocations counts CloudFront Functions runs: the request
 	// count when one viewer function runs on every request, 0 when none.
-	FunctionInvocations int64 `json:"function_invocations"`
-	APIGatewayRequests  int64 `json:"apigateway_requests"`
+	FunctionInvocations keymeter.Int128 `json:"function_invocations"`
+	APIGatewayRequests  keymeter.Int128 `json:"apigateway_requests"`
 }
 
 // CostReport is the cost of serving some traffic.
@@ -106,14 +106,14 @@ func Cost(rates *Rates, usage CostUsage) (*CostReport, error) {
 	r := &CostReport{Currency: rates.Currency, Lines: []Line{}}
 	for _, c := range []struct {
 		price *Price
-		raw   int64
+		raw   keymeter.Int128
 	}{
 		{&rates.DataTransfer, usage.CloudFrontBytesSent},
 		{&rates.CloudFrontRequests, usage.CloudFrontRequests},
 		{&rates.CloudFrontFunctions, usage.FunctionInvocations},
 		{&rates.APIGatewayRequests, usage.APIGatewayRequests},
 	} {
-		if c.raw < 0 {
+		if c.raw.Sign() < 0 {
 			return nil, keymeter.Errorf(keymeter.EINVALID, "%s: negative usage %d", c.price.Meter.Name, c.raw)
 		}
 		line, err := RatePrice(c.price, c.price.Meter.Quantity(c.raw))

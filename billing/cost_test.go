@@ -28,10 +28,10 @@ func TestCostDefaultRates(t *testing.T) {
 	}
 
 	rep, err := Cost(r, CostUsage{
-		CloudFrontBytesSent: 2 << 40, // 2 TiB = 2,048 GB
-		CloudFrontRequests:  123_456_789,
-		FunctionInvocations: 123_456_789,
-		APIGatewayRequests:  50_000_000,
+		CloudFrontBytesSent: i128(2 << 40), // 2 TiB = 2,048 GB
+		CloudFrontRequests:  i128(123_456_789),
+		FunctionInvocations: i128(123_456_789),
+		APIGatewayRequests:  i128(50_000_000),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -72,7 +72,7 @@ func TestCostDefaultRates(t *testing.T) {
 	if _, err := MarginOf(&Invoice{Currency: Currency{"EUR", 2}}, rep); keymeter.ErrorCode(err) != keymeter.EINVALID {
 		t.Errorf("currency mismatch: %v", err)
 	}
-	if _, err := Cost(r, CostUsage{APIGatewayRequests: -1}); keymeter.ErrorCode(err) != keymeter.EINVALID {
+	if _, err := Cost(r, CostUsage{APIGatewayRequests: i128(-1)}); keymeter.ErrorCode(err) != keymeter.EINVALID {
 		t.Errorf("negative usage: %v", err)
 	}
 	if _, err := Cost(nil, CostUsage{}); keymeter.ErrorCode(err) != keymeter.EINVALID {
@@ -84,7 +84,7 @@ func TestCostDefaultRates(t *testing.T) {
 // $0.080, graduated.
 func TestCostTieredDataTransfer(t *testing.T) {
 	c := loadConfig(t, "example.yaml")
-	rep, err := Cost(c.Costs, CostUsage{CloudFrontBytesSent: 12 << 40}) // 12 TiB = 12,288 GB
+	rep, err := Cost(c.Costs, CostUsage{CloudFrontBytesSent: i128(12 << 40)}) // 12 TiB = 12,288 GB
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -161,7 +161,7 @@ func TestMeterQuantity(t *testing.T) {
 		{Unit{"TB", 1_000_000_000_000}, 123, "0.000000000123"},
 	} {
 		m := Meter{Unit: tt.unit}
-		got := m.Quantity(tt.raw)
+		got := m.Quantity(i128(tt.raw))
 		if got.String() != tt.want {
 			t.Errorf("%d bytes in %s of %d = %s, want %s", tt.raw, tt.unit.Name, tt.unit.Bytes, got, tt.want)
 		}

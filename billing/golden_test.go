@@ -74,7 +74,7 @@ func TestGoldenInvoices(t *testing.T) {
 				t.Fatal("duplicate case name")
 			}
 			seen[tt.name] = true
-			inv, err := cfg.Invoice(tt.customer, tt.month, tt.usage)
+			inv, err := cfg.Invoice(tt.customer, tt.month, raw(tt.usage))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -88,7 +88,7 @@ func TestGoldenInvoices(t *testing.T) {
 			}
 			got = append(got, '\n')
 			// Rating again gives the same bytes.
-			again, _ := cfg.Invoice(tt.customer, tt.month, tt.usage)
+			again, _ := cfg.Invoice(tt.customer, tt.month, raw(tt.usage))
 			if b, _ := json.MarshalIndent(again, "", "  "); !bytes.Equal(append(b, '\n'), got) {
 				t.Error("rating twice gave different JSON")
 			}

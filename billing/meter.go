@@ -56,16 +56,17 @@ type Meter struct {
 // Quantity converts a raw count (requests, or bytes) to the meter's unit,
 // exactly: 1,500,000,000 bytes is "1.5" GB when a GB is 10^9 bytes, and
 // "1.3969838619232177734375" GB when it is 2^30. Unit sizes are powers
-// of 1000 or 1024, whose reciprocals are finite decimals.
-func (m *Meter) Quantity(raw int64) Decimal {
+// of 1000 or 1024, whose reciprocals are finite decimals. A raw total
+// is exact however large (see keymeter.Int128).
+func (m *Meter) Quantity(raw keymeter.Int128) Decimal {
 	return exactDiv(raw, m.Unit.Bytes)
 }
 
 // exactDiv returns raw / div for a div with no prime factors but 2 and 5,
 // exactly, without trailing zeros.
-func exactDiv(raw, div int64) Decimal {
+func exactDiv(raw keymeter.Int128, div int64) Decimal {
 	if div <= 1 {
-		return DecimalFromInt(raw)
+		return decimalOf(raw.Big(), 0)
 	}
 	twos, fives := 0, 0
 	for n := div; n > 1; {
@@ -82,7 +83,7 @@ func exactDiv(raw, div int64) Decimal {
 	}
 	// raw / (2^a 5^b) = raw · 2^(s-a) 5^(s-b) / 10^s with s = max(a, b).
 	s := max(twos, fives)
-	c := big.NewInt(raw)
+	c := raw.Big()
 	c.Mul(c, new(big.Int).Exp(big.NewInt(2), big.NewInt(int64(s-twos)), nil))
 	c.Mul(c, new(big.Int).Exp(big.NewInt(5), big.NewInt(int64(s-fives)), nil))
 	return decimalOf(c, int32(s)).Reduce()

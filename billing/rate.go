@@ -59,7 +59,7 @@ type Options struct {
 //
 // Rate is a pure function. It returns an EINVALID error for negative
 // usage or an invalid plan.
-func Rate(plan *Plan, period Period, usage map[string]int64, opts Options) (*Invoice, error) {
+func Rate(plan *Plan, period Period, usage map[string]keymeter.Int128, opts Options) (*Invoice, error) {
 	if plan.MinimumSpend.Sign() < 0 || !plan.MinimumSpend.IsInteger() {
 		return nil, keymeter.Errorf(keymeter.EINVALID, "plan %q: minimum spend must be a whole, non-negative number of minor units", plan.Name)
 	}
@@ -85,7 +85,7 @@ func Rate(plan *Plan, period Period, usage map[string]int64, opts Options) (*Inv
 	slices.SortStableFunc(prices, func(a, b *Price) int { return strings.Compare(a.Meter.Name, b.Meter.Name) })
 	for _, p := range prices {
 		raw := usage[p.Meter.Name]
-		if raw < 0 {
+		if raw.Sign() < 0 {
 			return nil, keymeter.Errorf(keymeter.EINVALID, "meter %q: negative usage %d", p.Meter.Name, raw)
 		}
 		line, err := RatePrice(p, p.Meter.Quantity(raw))

@@ -81,7 +81,7 @@ func TestRate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	inv, err := Rate(plan, p, map[string]int64{"req": 15, "gb": 3 << 29, "unpriced": 99}, Options{Customer: "c"})
+	inv, err := Rate(plan, p, raw(map[string]int64{"req": 15, "gb": 3 << 29, "unpriced": 99}), Options{Customer: "c"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +98,7 @@ func TestRate(t *testing.T) {
 	}
 	checkInvoiceSums(t, inv)
 
-	if _, err := Rate(plan, p, map[string]int64{"req": -1}, Options{}); keymeter.ErrorCode(err) != keymeter.EINVALID {
+	if _, err := Rate(plan, p, raw(map[string]int64{"req": -1}), Options{}); keymeter.ErrorCode(err) != keymeter.EINVALID {
 		t.Errorf("negative usage: %v", err)
 	}
 	if _, err := Rate(&Plan{MinimumSpend: d("0.5")}, p, nil, Options{}); keymeter.ErrorCode(err) != keymeter.EINVALID {

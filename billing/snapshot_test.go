@@ -6,6 +6,8 @@ import (
 	"os"
 	"testing"
 	"time"
+
+	"github.com/keymeter/keymeter"
 )
 
 // A plan snapshot rates exactly as the plan it was taken of.
@@ -46,9 +48,9 @@ func checkSnapshots(t *testing.T, file string) {
 			t.Errorf("%s: the snapshot changes when read and written again:\n%s\n%s", p.Name, b, again)
 		}
 		for _, n := range []int64{0, 1, 999, 1_000_001, 123_456_789_012} {
-			usage := map[string]int64{}
+			usage := map[string]keymeter.Int128{}
 			for _, pr := range p.Prices {
-				usage[pr.Meter.Name] = n
+				usage[pr.Meter.Name] = keymeter.NewInt128(n)
 			}
 			want, err1 := Rate(p, period, usage, Options{Customer: "c"})
 			got, err2 := Rate(q, period, usage, Options{Customer: "c"})

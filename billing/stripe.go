@@ -42,11 +42,11 @@ type MeterEventPayload struct {
 // corrected value, is a duplicate Stripe ignores (Stripe enforces
 // uniqueness of identifiers over a rolling window of at least 24 hours),
 // never a second charge.
-func NewMeterEvent(a *Assignment, m *Meter, p Period, raw int64) (MeterEvent, error) {
+func NewMeterEvent(a *Assignment, m *Meter, p Period, raw keymeter.Int128) (MeterEvent, error) {
 	if a.StripeCustomerID == "" {
 		return MeterEvent{}, keymeter.Errorf(keymeter.EINVALID, "customer %q has no Stripe customer ID", a.Customer)
 	}
-	if raw < 0 {
+	if raw.Sign() < 0 {
 		return MeterEvent{}, keymeter.Errorf(keymeter.EINVALID, "meter %q: negative usage %d", m.Name, raw)
 	}
 	name := m.StripeEventName
@@ -81,7 +81,7 @@ func meterEventID(customer, meter string, p Period) string {
 // raw quantities by customer, then by meter name; a priced meter missing
 // from it is reported as 0. It returns an EINVALID error naming the
 // first customer that is not configured or has no Stripe customer ID.
-func (c *Config) MeterEvents(month string, usage map[string]map[string]int64) ([]MeterEvent, error) {
+func (c *Config) MeterEvents(month string, usage map[string]map[string]keymeter.Int128) ([]MeterEvent, error) {
 	customers := make([]string, 0, len(usage))
 	for id := range usage {
 		customers = append(customers, id)

@@ -16,7 +16,7 @@ func TestMeterEvents(t *testing.T) {
 	usage := map[string]map[string]int64{
 		"acme": {"api_requests": 12_345_678, "egress": 1_500_000_000_000},
 	}
-	events, err := c.MeterEvents("2025-10", usage)
+	events, err := c.MeterEvents("2025-10", rawBy(usage))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,11 +42,11 @@ func TestMeterEvents(t *testing.T) {
 
 	// Idempotent: the same period gives the same identifiers, whatever
 	// the values; another period, meter or customer gives others.
-	again, _ := c.MeterEvents("2025-10", map[string]map[string]int64{"acme": {"api_requests": 1}})
+	again, _ := c.MeterEvents("2025-10", rawBy(map[string]map[string]int64{"acme": {"api_requests": 1}}))
 	if again[0].Identifier != events[0].Identifier {
 		t.Error("identifier depends on the value")
 	}
-	next, _ := c.MeterEvents("2025-11", usage)
+	next, _ := c.MeterEvents("2025-11", rawBy(usage))
 	ids := map[string]bool{}
 	for _, e := range append(events, next...) {
 		if ids[e.Identifier] {
@@ -79,14 +79,14 @@ func TestMeterEvents(t *testing.T) {
 	}
 
 	// globex has no Stripe customer ID; nobody is not a customer.
-	if _, err := c.MeterEvents("2025-10", map[string]map[string]int64{"globex": {}}); keymeter.ErrorCode(err) != keymeter.EINVALID {
+	if _, err := c.MeterEvents("2025-10", rawBy(map[string]map[string]int64{"globex": {}})); keymeter.ErrorCode(err) != keymeter.EINVALID {
 		t.Errorf("customer without Stripe ID: %v", err)
 	}
-	if _, err := c.MeterEvents("2025-10", map[string]map[string]int64{"nobody": {}}); keymeter.ErrorCode(err) != keymeter.ENOTFOUND {
+	if _, err := c.MeterEvents("2025-10", rawBy(map[string]map[string]int64{"nobody": {}})); keymeter.ErrorCode(err) != keymeter.ENOTFOUND {
 		t.Errorf("unknown customer: %v", err)
 	}
 	// acme starts on Oct 31: there is no September period.
-	if _, err := c.MeterEvents("2025-09", usage); keymeter.ErrorCode(err) != keymeter.EINVALID {
+	if _, err := c.MeterEvents("2025-09", rawBy(usage)); keymeter.ErrorCode(err) != keymeter.EINVALID {
 		t.Errorf("period before the start: %v", err)
 	}
 }

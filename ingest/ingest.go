@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"strings"
 	"sync"
 	"time"
 
@@ -330,7 +331,20 @@ func (in *Ingester) write(ctx context.Context, w keymeter.Writer, msgs <-chan me
 	committed := *sum
 	rereader, _ := w.(keymeter.Rereader)
 	reprocess := in.cfg.Reprocess
-	var stop error // why a reprocessing run stops
+	var stop error                   // why a reprocessing run stops
+	uncommitted := map[string]bool{} // objects with something written since the last commit, for errors
+	var firstUncommitted []string    // the first three of them
+	commitError := func(err error) error {
+		return fmt.Errorf("commit what was read of %s: %w", namesOf(firstUncommitted, len(uncommitted)), err)
+	}
+	commit := func() error {
+		if err := w.Commit(ctx); err != nil {
+			return commitError(err)
+		}
+		clear(uncommitted)
+		firstUncommitted = firstUncommitted[:0]
+		return nil
+	}
 	for m := range msgs {
 		if ctx.Err() != nil || stop != nil {
 			if m.batch != nil {
@@ -356,7 +370,8 @@ func (in *Ingester) write(ctx context.Context, w keymeter.Writer, msgs <-chan me
 		t := perObject[uri]
 		if t == nil {
 			// The object's first message: what earlier reads of it left
-			// goes in the transaction that writes it.
+			// goes in the transaction that writes it (keymeter.Rereader:
+			// its rejects, and with Reprocess its events).
 			t = &tally{}
 			perObject[uri] = t
 			if rereader != nil && m.object != nil {
@@ -366,6 +381,12 @@ func (in *Ingester) write(ctx context.Context, w keymeter.Writer, msgs <-chan me
 				}
 				sum.Retracted += ret.Events
 				sum.widen(ret.From, ret.To)
+			}
+		}
+		if !uncommitted[uri] {
+			uncommitted[uri] = true
+			if len(firstUncommitted) < 3 {
+				firstUncommitted = append(firstUncommitted, uri)
 			}
 		}
 		if m.batch != nil {
@@ -439,8 +460,8 @@ func (in *Ingester) write(ctx context.Context, w keymeter.Writer, msgs <-chan me
 		// file full of bad lines would make them large. A reprocessing
 		// run commits once, at the end.
 		if !reprocess && (pending >= in.cfg.CommitRows || pendingBytes >= maxPendingRejectBytes) {
-			if err := w.Commit(ctx); err != nil {
-				return fmt.Errorf("commit: %w", err)
+			if err := commit(); err != nil {
+				return err
 			}
 			pending, pendingBytes = 0, 0
 			committed = *sum
@@ -469,15 +490,15 @@ func (in *Ingester) write(ctx context.Context, w keymeter.Writer, msgs <-chan me
 			return keymeter.Errorf(keymeter.EINVALID, "this store cannot check a run before it commits")
 		}
 		if err := p.Prepare(ctx); err != nil {
-			return rollback(fmt.Errorf("commit: %w", err))
+			return rollback(commitError(err))
 		}
 		if err := in.cfg.Check(ctx, p, sum); err != nil {
 			return rollback(err)
 		}
 	}
-	if err := w.Commit(ctx); err != nil {
+	if err := commit(); err != nil {
 		*sum = committed
-		return fmt.Errorf("commit: %w", err)
+		return err
 	}
 	return nil
 }
@@ -493,6 +514,17 @@ func (s *Summary) widen(from, to time.Time) {
 	if to.After(s.Changed[1]) {
 		s.Changed[1] = to
 	}
+}
+
+// namesOf names the n objects of a failed commit by the first of them.
+func namesOf(first []string, n int) string {
+	switch {
+	case n == 0:
+		return "no object"
+	case n > len(first):
+		return strings.Join(first, ", ") + fmt.Sprintf(" and %d more objects", n-len(first))
+	}
+	return strings.Join(first, ", ")
 }
 
 // worker reads objects, one at a time.
@@ -640,11 +672,14 @@ func (wk *worker) read(ctx context.Context, obj *keymeter.Object, rc io.Reader) 
 	reject := func(line []byte, err error) {
 		r := keymeter.Reject{
 			Source: source, Object: obj.URI, Line: lineNo,
-			Reason: err.Error(), At: wk.in.cfg.Now().UTC(),
+			Reason: err.Error(), TextLen: int64(len(line)), At: wk.in.cfg.Now().UTC(),
 		}
 		var pe *keymeter.ParseError
 		if errors.As(err, &pe) {
 			r.Field, r.Reason = pe.Field, pe.Err.Error()
+		}
+		if tl := (*lineTooLong)(nil); errors.As(err, &tl) {
+			r.TextLen = tl.n
 		}
 		r.Text = wk.redactLine(line)
 		rejects = append(rejects, r)
@@ -713,14 +748,10 @@ func (wk *worker) recycle(b *keymeter.Batch) {
 }
 
 // redactLine returns a rejected line as text with every API key replaced
-// by its fingerprint, cut to keymeter.MaxRejectText.
+// by its fingerprint, cut to keymeter.MaxRejectText (keymeter.CutText).
 func (wk *worker) redactLine(line []byte) string {
-	out := wk.enc.redactRecord(wk.redact[:0], line)
-	if len(out) > keymeter.MaxRejectText {
-		out = out[:keymeter.MaxRejectText]
-	}
-	wk.redact = out
-	return string(out)
+	wk.redact = wk.enc.redactRecord(wk.redact[:0], line)
+	return keymeter.CutText(string(wk.redact), keymeter.MaxRejectText)
 }
 
 // stickyReader returns the first error of r again on every later read,

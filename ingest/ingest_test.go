@@ -84,7 +84,11 @@ func requests(t *testing.T, db *duckdb.DB) int64 {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return rows[0].Requests
+	n, ok := rows[0].Requests.Int64()
+	if !ok {
+		t.Fatalf("requests %s", rows[0].Requests)
+	}
+	return n
 }
 
 // TestTruncatedGzip keeps the complete lines of a truncated file, rejects

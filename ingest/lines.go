@@ -18,6 +18,12 @@ const MaxLineLen = 1 << 20
 // errLineTooLong marks a line longer than MaxLineLen.
 var errLineTooLong = fmt.Errorf("line longer than %d bytes", MaxLineLen)
 
+// lineTooLong is errLineTooLong with the line's length.
+type lineTooLong struct{ n int64 }
+
+func (e *lineTooLong) Error() string        { return errLineTooLong.Error() }
+func (e *lineTooLong) Is(target error) bool { return target == errLineTooLong }
+
 // lineReader yields the lines of a stream without allocating per line.
 type lineReader struct {
 	r    *bufio.Reader
@@ -39,7 +45,8 @@ func newLineReaderFrom(br *bufio.Reader) *lineReader {
 // it returns the error with what it read of the last line, and complete
 // reports whether that line was terminated (it never is when err != nil
 // and the line is not empty). A line over MaxLineLen comes back empty with
-// errLineTooLong, and reading can continue.
+// errLineTooLong (a *lineTooLong with its length), and reading can
+// continue.
 func (l *lineReader) next() (line []byte, err error) {
 	b, err := l.r.ReadSlice('\n')
 	if err == nil {
@@ -55,14 +62,19 @@ func (l *lineReader) next() (line []byte, err error) {
 	for {
 		b, err = l.r.ReadSlice('\n')
 		if len(l.long)+len(b) > MaxLineLen {
+			n := int64(len(l.long) + len(b))
 			l.long = l.long[:0]
 			for errors.Is(err, bufio.ErrBufferFull) { // skip the rest of the line
-				_, err = l.r.ReadSlice('\n')
+				b, err = l.r.ReadSlice('\n')
+				n += int64(len(b))
 			}
 			if err != nil && err != io.EOF {
 				return nil, err
 			}
-			return nil, errLineTooLong
+			if err == nil {
+				n-- // the newline
+			}
+			return nil, &lineTooLong{n}
 		}
 		l.long = append(l.long, b...)
 		switch {

@@ -263,20 +263,17 @@ func (r *streamReader) send(m streamMsg) error {
 // shard and sequence number: Object is kinesis://STREAM/SHARD#SEQUENCE
 // and Line is 1.
 func (r *streamReader) reject(shard, seq string, line []byte, err error) keymeter.Reject {
+	line = bytes.TrimRight(line, "\r\n")
 	rj := keymeter.Reject{
 		Source: r.format.Source, Object: "kinesis://" + r.stream + "/" + shard + "#" + seq, Line: 1,
-		Reason: err.Error(), At: r.in.cfg.Now().UTC(),
+		Reason: err.Error(), TextLen: int64(len(line)), At: r.in.cfg.Now().UTC(),
 	}
 	var pe *keymeter.ParseError
 	if errors.As(err, &pe) {
 		rj.Field, rj.Reason = pe.Field, pe.Err.Error()
 	}
-	out := r.enc.redactRecord(r.redact[:0], bytes.TrimRight(line, "\r\n"))
-	if len(out) > keymeter.MaxRejectText {
-		out = out[:keymeter.MaxRejectText]
-	}
-	r.redact = out
-	rj.Text = string(out)
+	r.redact = r.enc.redactRecord(r.redact[:0], line)
+	rj.Text = keymeter.CutText(string(r.redact), keymeter.MaxRejectText)
 	return rj
 }
 
@@ -308,7 +305,7 @@ func (in *Ingester) writeStream(ctx context.Context, w keymeter.Writer, cw keyme
 		}
 		if err := w.Commit(ctx); err != nil {
 			*sum = committed
-			return fmt.Errorf("commit: %w", err)
+			return fmt.Errorf("commit the records read from kinesis://%s: %w", stream, err)
 		}
 		pending, dirty = 0, false
 		committed = *sum

@@ -100,7 +100,9 @@ func stored(t *testing.T, db *duckdb.DB) map[string][2]int64 {
 		if r.Group[0].Null {
 			k = r.Group[1].Value
 		}
-		out[k] = [2]int64{r.Requests, r.BytesSent}
+		req, _ := r.Requests.Int64()
+		sent, _ := r.BytesSent.Int64()
+		out[k] = [2]int64{req, sent}
 	}
 	return out
 }

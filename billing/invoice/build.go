@@ -13,8 +13,8 @@ import (
 // Usage is what one meter counted: Events requests, and RawQuantity in
 // the meter's measure (requests, or bytes).
 type Usage struct {
-	Events      int64
-	RawQuantity int64
+	Events      keymeter.Int128
+	RawQuantity keymeter.Int128
 }
 
 // Input is everything an invoice is computed from.
@@ -50,7 +50,7 @@ type Late struct {
 	After time.Time
 	// Events is the change in the number of the customer's events of
 	// Period, whether or not a priced meter counts them.
-	Events int64
+	Events keymeter.Int128
 	Billed map[string]Usage // as known at After
 	Late   map[string]Usage // the change from After to Cutoff
 }
@@ -118,7 +118,7 @@ func Build(in Input) (*Document, error) {
 		if err != nil {
 			return nil, err
 		}
-		d.LateEvents += l.Events
+		d.LateEvents = d.LateEvents.Add(l.Events)
 		for _, line := range lines {
 			d.LateAdjustments = d.LateAdjustments.Add(line.Amount)
 		}
@@ -136,8 +136,8 @@ func lateLines(plan *billing.Plan, customer string, l Late, cutoff time.Time) ([
 	}
 	for name, u := range l.Late {
 		a := all[name]
-		all[name] = Usage{a.Events + u.Events, a.RawQuantity + u.RawQuantity}
-		if all[name].Events < 0 || all[name].RawQuantity < 0 {
+		all[name] = Usage{a.Events.Add(u.Events), a.RawQuantity.Add(u.RawQuantity)}
+		if all[name].Events.Sign() < 0 || all[name].RawQuantity.Sign() < 0 {
 			return nil, keymeter.Errorf(keymeter.EINVALID, "meter %q: late usage takes more than was billed", name)
 		}
 	}
@@ -153,7 +153,7 @@ func lateLines(plan *billing.Plan, customer string, l Late, cutoff time.Time) ([
 	for i := range plan.Prices {
 		m := &plan.Prices[i].Meter
 		u, ok := l.Late[m.Name]
-		if !ok || u.Events == 0 && u.RawQuantity == 0 {
+		if !ok || u.Events.IsZero() && u.RawQuantity.IsZero() {
 			continue
 		}
 		was, now := usageLine(before, m.Name), usageLine(after, m.Name)
@@ -219,8 +219,8 @@ func description(m *billing.Meter) string {
 }
 
 // raw returns the raw quantities of usage, by meter name.
-func raw(usage map[string]Usage) map[string]int64 {
-	out := make(map[string]int64, len(usage))
+func raw(usage map[string]Usage) map[string]keymeter.Int128 {
+	out := make(map[string]keymeter.Int128, len(usage))
 	for name, u := range usage {
 		out[name] = u.RawQuantity
 	}

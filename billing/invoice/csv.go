@@ -37,7 +37,7 @@ func WriteCSV(w io.Writer, docs [][]byte) error {
 			}
 			events := ""
 			if l.Events != nil {
-				events = strconv.FormatInt(*l.Events, 10)
+				events = l.Events.String()
 			}
 			quantity := l.Quantity.String()
 			if l.Kind == billing.LineMinimumSpend || l.Kind == LineLateMinimumSpend {

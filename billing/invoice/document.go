@@ -76,7 +76,7 @@ type Document struct {
 	// that arrived by Cutoff (since the previous invoice), whether or not
 	// a priced meter counts them; LateAdjustments is the sum of the late
 	// lines.
-	LateEvents      int64           `json:"late_events"`
+	LateEvents      keymeter.Int128 `json:"late_events"`
 	LateAdjustments billing.Decimal `json:"late_adjustments"`
 	// Total is the sum of all lines, in minor units.
 	Total billing.Decimal `json:"total"`
@@ -91,8 +91,8 @@ type Line struct {
 	// Events is the number of requests the line counts, and RawQuantity
 	// their total in the meter's measure (requests, or bytes), before
 	// conversion to the meter's unit.
-	Events      *int64 `json:"events,omitempty"`
-	RawQuantity *int64 `json:"raw_quantity,omitempty"`
+	Events      *keymeter.Int128 `json:"events,omitempty"`
+	RawQuantity *keymeter.Int128 `json:"raw_quantity,omitempty"`
 	// Query is the SQL over the events view that gives Events and
 	// RawQuantity: run it with keymeter sql.
 	Query string `json:"query,omitempty"`

@@ -65,16 +65,16 @@ func october(t *testing.T, status Status) Input {
 		Period:   p,
 		Cutoff:   octoberCutoff,
 		Usage: map[string]Usage{
-			"api_requests": {Events: 26_500, RawQuantity: 26_500},
-			"egress":       {Events: 30_000, RawQuantity: 1_500_000_000},
-			"searches":     {Events: 2_001, RawQuantity: 2_001},
+			"api_requests": u(26_500, 26_500),
+			"egress":       u(30_000, 1_500_000_000),
+			"searches":     u(2_001, 2_001),
 		},
 		Late: []Late{{
 			Period: sep,
 			After:  septemberCutoff,
-			Events: 1_012,
-			Billed: map[string]Usage{"api_requests": {9_500, 9_500}, "egress": {900, 900_000_000}},
-			Late:   map[string]Usage{"api_requests": {1_000, 1_000}, "egress": {12, 200_000_000}},
+			Events: keymeter.NewInt128(1_012),
+			Billed: map[string]Usage{"api_requests": u(9_500, 9_500), "egress": u(900, 900_000_000)},
+			Late:   map[string]Usage{"api_requests": u(1_000, 1_000), "egress": u(12, 200_000_000)},
 		}},
 	}
 	if status == Final {
@@ -122,7 +122,7 @@ func TestOctober(t *testing.T) {
 			t.Errorf("line %s: amount %s, want %s", k, got[k], v)
 		}
 	}
-	if d.Subtotal.String() != "27961" || d.LateAdjustments.String() != "0" || d.LateEvents != 1012 || d.Total.String() != "27961" {
+	if d.Subtotal.String() != "27961" || d.LateAdjustments.String() != "0" || d.LateEvents != keymeter.NewInt128(1012) || d.Total.String() != "27961" {
 		t.Errorf("subtotal %s, late %s (%d events), total %s; want 27961, 0 (1012), 27961", d.Subtotal, d.LateAdjustments, d.LateEvents, d.Total)
 	}
 	var sum billing.Decimal
@@ -140,23 +140,23 @@ func TestLateLinesTelescope(t *testing.T) {
 	plan, sep := setup(t, "acme", "2025-09")
 	arrivals := []int64{9_500, 1, 499, 3_000, 7, 40_000} // api_requests loaded per window
 	billed := map[string]Usage{}
-	first, err := billing.Rate(plan, sep, map[string]int64{"api_requests": arrivals[0]}, billing.Options{})
+	first, err := billing.Rate(plan, sep, map[string]keymeter.Int128{"api_requests": keymeter.NewInt128(arrivals[0])}, billing.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	paid := first.Total
-	billed["api_requests"] = Usage{arrivals[0], arrivals[0]}
+	billed["api_requests"] = u(arrivals[0], arrivals[0])
 	for _, n := range arrivals[1:] {
 		d, err := Build(Input{Status: Draft, Customer: "acme", Plan: plan, Period: sep, Cutoff: octoberCutoff,
-			Late: []Late{{Period: sep, After: septemberCutoff, Events: n, Billed: billed, Late: map[string]Usage{"api_requests": {n, n}}}}})
+			Late: []Late{{Period: sep, After: septemberCutoff, Events: keymeter.NewInt128(n), Billed: billed, Late: map[string]Usage{"api_requests": u(n, n)}}}})
 		if err != nil {
 			t.Fatal(err)
 		}
 		paid = paid.Add(d.LateAdjustments)
 		b := billed["api_requests"]
-		billed["api_requests"] = Usage{b.Events + n, b.RawQuantity + n}
+		billed["api_requests"] = Usage{b.Events.Add64(n), b.RawQuantity.Add64(n)}
 	}
-	all, err := billing.Rate(plan, sep, map[string]int64{"api_requests": billed["api_requests"].RawQuantity}, billing.Options{})
+	all, err := billing.Rate(plan, sep, map[string]keymeter.Int128{"api_requests": billed["api_requests"].RawQuantity}, billing.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -212,7 +212,7 @@ func TestGoldenRenderings(t *testing.T) {
 	}
 	plan, p := setup(t, "o'brien", "2025-10")
 	draft, err := Build(Input{Status: Draft, Customer: "o'brien", Plan: plan, Period: p, Cutoff: octoberCutoff,
-		Usage: map[string]Usage{"api_requests": {1_234_567, 1_234_567}}})
+		Usage: map[string]Usage{"api_requests": u(1_234_567, 1_234_567)}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -307,4 +307,9 @@ func TestShellQuote(t *testing.T) {
 			t.Errorf("sh printf %s: %q, %v; want %q", shellQuote(s), out, err, s)
 		}
 	}
+}
+
+// u is the usage of a meter: events, and their raw quantity.
+func u(events, raw int64) Usage {
+	return Usage{keymeter.NewInt128(events), keymeter.NewInt128(raw)}
 }

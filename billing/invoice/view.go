@@ -2,10 +2,10 @@ package invoice
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
+	"github.com/keymeter/keymeter"
 	"github.com/keymeter/keymeter/billing"
 )
 
@@ -73,9 +73,9 @@ func newView(d *Document) view {
 	if !d.MinimumSpendAdjustment.IsZero() {
 		v.MinimumUp = money(d.MinimumSpendAdjustment)
 	}
-	if !d.LateAdjustments.IsZero() || d.LateEvents > 0 {
+	if !d.LateAdjustments.IsZero() || d.LateEvents.Sign() > 0 {
 		v.Late = money(d.LateAdjustments)
-		v.LateEvents = group(strconv.FormatInt(d.LateEvents, 10))
+		v.LateEvents = group(d.LateEvents.String())
 	}
 	for _, l := range d.Lines {
 		v.Lines = append(v.Lines, newLineView(cur, l))
@@ -119,13 +119,13 @@ func newLineView(cur billing.Currency, l Line) lineView {
 	if l.Events != nil {
 		what, n := "events", *l.Events
 		switch {
-		case l.Kind == LineLateUsage && n < 0:
+		case l.Kind == LineLateUsage && n.Sign() < 0:
 			// Replaced by ingest --reprocess, or moved to another customer.
-			what, n = "events of "+l.Period+" fewer than its invoice counted (replaced, or moved to another customer)", -n
+			what, n = "events of "+l.Period+" fewer than its invoice counted (replaced, or moved to another customer)", keymeter.Int128{}.Sub(n)
 		case l.Kind == LineLateUsage:
 			what = "events of " + l.Period + " loaded after its invoice"
 		}
-		lv.Details = append(lv.Details, group(strconv.FormatInt(n, 10))+" "+what)
+		lv.Details = append(lv.Details, group(n.String())+" "+what)
 	}
 	if !l.Included.IsZero() {
 		lv.Details = append(lv.Details, group(l.Included.String())+" included, "+group(l.Billable.String())+" billable")

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keymeter/keymeter"
 	"github.com/keymeter/keymeter/billing/invoice"
 	"github.com/keymeter/keymeter/internal/loggen"
 )
@@ -224,7 +225,7 @@ func checkQueries(t *testing.T, c *cli, d *invoice.Document) {
 			continue
 		}
 		rows := decodeRows(t, c.ok("sql", "--format", "json", l.Query))
-		if len(rows) != 1 || num(t, rows[0]["events"]) != *l.Events || num(t, rows[0]["quantity"]) != *l.RawQuantity {
+		if len(rows) != 1 || keymeter.NewInt128(num(t, rows[0]["events"])) != *l.Events || keymeter.NewInt128(num(t, rows[0]["quantity"])) != *l.RawQuantity {
 			t.Errorf("%s %s line %s: the query counts %v, the line %d events and %d", d.Customer, d.Period.Month, l.Meter, rows, *l.Events, *l.RawQuantity)
 		}
 	}
@@ -410,7 +411,7 @@ func TestBillingEndToEnd(t *testing.T) {
 				n, _ := l.Amount.Int64()
 				gotLate[string(l.Kind)+"/"+l.Meter] = n
 				wantEvents := lateEvents[l.Meter]
-				if l.Kind == invoice.LineLateUsage && (*l.Events != wantEvents || l.Period != "2025-10") {
+				if l.Kind == invoice.LineLateUsage && (*l.Events != keymeter.NewInt128(wantEvents) || l.Period != "2025-10") {
 					t.Errorf("%s: late %s line counts %d events of %s, want %d of 2025-10", cust, l.Meter, *l.Events, l.Period, wantEvents)
 				}
 			}
@@ -418,7 +419,7 @@ func TestBillingEndToEnd(t *testing.T) {
 		if fmt.Sprint(gotLate) != fmt.Sprint(wantLate) {
 			t.Errorf("%s: late lines\n got %v\nwant %v", cust, gotLate, wantLate)
 		}
-		if d.LateEvents != lateTruth.events || d.LateAdjustments.String() != fmt.Sprint(wantAdj) {
+		if d.LateEvents != keymeter.NewInt128(lateTruth.events) || d.LateAdjustments.String() != fmt.Sprint(wantAdj) {
 			t.Errorf("%s: %d late events, adjustments %s; want %d and %d", cust, d.LateEvents, d.LateAdjustments, lateTruth.events, wantAdj)
 		}
 		if lateTruth.events == 0 {

@@ -310,7 +310,7 @@ func (s *billingSetup) document(ctx context.Context, db keymeter.MeterTotaler, b
 		from, to := d.Period.ActiveStart, d.Period.End
 		// Any change at all? Counted over every event, priced or not.
 		all := []keymeter.MeterSpec{{Name: "all", Measure: keymeter.MeasureRequests}}
-		var events [2]int64
+		var events [2]keymeter.Int128
 		for i, at := range []time.Time{after, cutoff} {
 			rows, err := db.MeterTotals(ctx, keymeter.MeterQuery{From: from, To: to, AsOf: at, Customer: b.a.Customer, Meters: all})
 			if err != nil {
@@ -329,10 +329,10 @@ func (s *billingSetup) document(ctx context.Context, db keymeter.MeterTotaler, b
 			return nil, err
 		}
 		late := map[string]invoice.Usage{}
-		changed := events[1] != events[0]
+		changed := events[1].Cmp(events[0]) != 0
 		for _, p := range plan.Prices {
 			k, was := known[p.Meter.Name], billedUsage[p.Meter.Name]
-			u := invoice.Usage{Events: k.Events - was.Events, RawQuantity: k.RawQuantity - was.RawQuantity}
+			u := invoice.Usage{Events: k.Events.Sub(was.Events), RawQuantity: k.RawQuantity.Sub(was.RawQuantity)}
 			if u != (invoice.Usage{}) {
 				late[p.Meter.Name] = u
 				changed = true
@@ -341,7 +341,7 @@ func (s *billingSetup) document(ctx context.Context, db keymeter.MeterTotaler, b
 		if !changed {
 			continue
 		}
-		in.Late = append(in.Late, invoice.Late{Period: d.Period, Plan: plan, After: after, Events: events[1] - events[0], Billed: billedUsage, Late: late})
+		in.Late = append(in.Late, invoice.Late{Period: d.Period, Plan: plan, After: after, Events: events[1].Sub(events[0]), Billed: billedUsage, Late: late})
 	}
 	return invoice.Build(in)
 }

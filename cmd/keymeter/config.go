@@ -55,6 +55,10 @@ type Config struct {
 	// be dated ("24h"); later ones are rejected as "time in the future".
 	// Default: 24h.
 	FutureHorizon string `yaml:"future_horizon"`
+	// DedupeWindow is how far apart, in whole UTC hours, the times of two
+	// events with the same request ID may be for the later to be a copy
+	// ("24h", the default; "0h": the same hour only).
+	DedupeWindow string `yaml:"dedupe_window"`
 
 	path string // the config file read, if any
 }
@@ -79,12 +83,13 @@ func defaultDataDir(getenv func(string) string) string {
 
 // commonFlags are the flags every command that uses the store accepts.
 type commonFlags struct {
-	data      string
-	config    string
-	keyParams string
-	keyHeader string
-	fields    string
-	horizon   string
+	data         string
+	config       string
+	keyParams    string
+	keyHeader    string
+	fields       string
+	horizon      string
+	dedupeWindow string
 }
 
 func (c *commonFlags) register(fs *flag.FlagSet, withKeyParams bool) {
@@ -95,6 +100,7 @@ func (c *commonFlags) register(fs *flag.FlagSet, withKeyParams bool) {
 		fs.StringVar(&c.keyHeader, "key-header", "", "request `header` that carries the API key in real-time logs, before the query string (default x-api-key)")
 		fs.StringVar(&c.fields, "fields", "", "comma-separated `fields` of the real-time log configuration, in any order (default: all documented fields)")
 		fs.StringVar(&c.horizon, "future-horizon", "", "reject requests dated more than this `duration` after the time of reading (default 24h)")
+		fs.StringVar(&c.dedupeWindow, "dedupe-window", "", "how far apart, in whole `hours`, two events with the same request ID may be to count once (default 24h; 0h: the same hour)")
 	}
 }
 
@@ -144,6 +150,9 @@ func (c *commonFlags) load(getenv func(string) string) (*Config, error) {
 	if c.horizon != "" {
 		cfg.FutureHorizon = c.horizon
 	}
+	if c.dedupeWindow != "" {
+		cfg.DedupeWindow = c.dedupeWindow
+	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -184,6 +193,9 @@ func (cfg *Config) Validate() error {
 		if d, err := time.ParseDuration(cfg.FutureHorizon); err != nil || d <= 0 {
 			problems = append(problems, fmt.Sprintf("future_horizon: %q is not a positive duration such as 24h or 90m", cfg.FutureHorizon))
 		}
+	}
+	if _, err := cfg.dedupeWindow(); err != nil {
+		problems = append(problems, err.Error())
 	}
 	for i, p := range cfg.KeyParams {
 		if p == "" || strings.ContainsAny(p, "&=\t ") {
@@ -246,6 +258,22 @@ func (cfg *Config) secretPath() string {
 	return filepath.Join(cfg.Data, "secret")
 }
 
+// dedupeWindow returns the dedupe window as duckdb.Options takes it: 0
+// for the default, negative for the same hour only.
+func (cfg *Config) dedupeWindow() (time.Duration, error) {
+	if cfg.DedupeWindow == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(cfg.DedupeWindow)
+	if err != nil || d < 0 || d%time.Hour != 0 {
+		return 0, fmt.Errorf("dedupe_window: %q is not a whole number of hours such as 24h or 0h", cfg.DedupeWindow)
+	}
+	if d == 0 {
+		return -1, nil
+	}
+	return d, nil
+}
+
 // openStore opens the store, creating the data directory when writable.
 func (cfg *Config) openStore(ctx context.Context, readOnly bool) (*duckdb.DB, error) {
 	return cfg.openStoreWith(ctx, duckdb.Options{ReadOnly: readOnly, MemoryLimit: cfg.MemoryLimit})
@@ -261,6 +289,9 @@ func (cfg *Config) openStoreWith(ctx context.Context, opts duckdb.Options) (*duc
 		}
 	} else if err := os.MkdirAll(cfg.Data, 0o750); err != nil {
 		return nil, fmt.Errorf("create data directory: %w", err)
+	}
+	if opts.DedupeWindow == 0 {
+		opts.DedupeWindow, _ = cfg.dedupeWindow() // checked by Validate
 	}
 	db, err := duckdb.Open(ctx, cfg.storePath(), opts)
 	var up *duckdb.UpgradeError

@@ -77,7 +77,7 @@ func (m *Main) runCosts(ctx context.Context, args []string) error {
 	cur := rates.Currency
 	money := func(v billing.Decimal) cell { return numberCell(cur.Format(v)) }
 	row := func(lead []cell, u billing.CostUsage, rev billing.Decimal) ([]cell, error) {
-		u.FunctionInvocations = u.CloudFrontRequests * *runs
+		u.FunctionInvocations = u.CloudFrontRequests.Mul64(*runs)
 		cost, err := billing.Cost(rates, u)
 		if err != nil {
 			return nil, err
@@ -90,7 +90,7 @@ func (m *Main) runCosts(ctx context.Context, args []string) error {
 		if mg.Percent != nil {
 			pct = numberCell(mg.Percent.String())
 		}
-		return append(lead, intCell(u.CloudFrontRequests), intCell(u.CloudFrontBytesSent), intCell(u.APIGatewayRequests),
+		return append(lead, int128Cell(u.CloudFrontRequests), int128Cell(u.CloudFrontBytesSent), int128Cell(u.APIGatewayRequests),
 			money(rev), money(cost.Total), money(mg.Margin), pct, textCell(cur.Code)), nil
 	}
 	tail := []string{"cloudfront_requests", "cloudfront_bytes_sent", "apigateway_requests", "revenue", "cost", "margin", "margin_percent", "currency"}
@@ -165,16 +165,16 @@ func costUsage(rows []keymeter.UsageRow, col int) billing.CostUsage {
 	for _, r := range rows {
 		switch r.Group[col].Value {
 		case keymeter.SourceCloudFront.String():
-			u.CloudFrontRequests += r.Requests
-			u.CloudFrontBytesSent += r.BytesSent
+			u.CloudFrontRequests = u.CloudFrontRequests.Add(r.Requests)
+			u.CloudFrontBytesSent = u.CloudFrontBytesSent.Add(r.BytesSent)
 		case keymeter.SourceCloudFrontRealtime.String():
-			rt.CloudFrontRequests += r.Requests
-			rt.CloudFrontBytesSent += r.BytesSent
+			rt.CloudFrontRequests = rt.CloudFrontRequests.Add(r.Requests)
+			rt.CloudFrontBytesSent = rt.CloudFrontBytesSent.Add(r.BytesSent)
 		case keymeter.SourceAPIGateway.String():
-			u.APIGatewayRequests += r.Requests
+			u.APIGatewayRequests = u.APIGatewayRequests.Add(r.Requests)
 		}
 	}
-	if u.CloudFrontRequests == 0 {
+	if u.CloudFrontRequests.IsZero() {
 		u.CloudFrontRequests, u.CloudFrontBytesSent = rt.CloudFrontRequests, rt.CloudFrontBytesSent
 	}
 	return u

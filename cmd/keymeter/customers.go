@@ -89,6 +89,9 @@ func (m *Main) runCustomersSet(ctx context.Context, args []string) error {
 		}
 	}
 	var problems []string
+	if err := keymeter.CheckText("customer name", name); err != nil {
+		problems = append(problems, err.Error())
+	}
 	if cp.Plan == "" {
 		problems = append(problems, "--plan: a new customer needs a plan ("+planNames(s.billing)+")")
 	}

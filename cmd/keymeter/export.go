@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/keymeter/keymeter"
 	"github.com/keymeter/keymeter/billing"
 	"github.com/keymeter/keymeter/billing/invoice"
 )
@@ -81,7 +82,7 @@ func (m *Main) runExportStripe(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
-		used := map[string]int64{}
+		used := map[string]keymeter.Int128{}
 		for _, l := range d.Lines {
 			if l.Kind == billing.LineUsage && l.RawQuantity != nil {
 				used[l.Meter] = *l.RawQuantity

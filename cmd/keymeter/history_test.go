@@ -191,7 +191,7 @@ func TestKeyMoveKeepsHistory(t *testing.T) {
 	}
 	nov := decodeDocs(t, c.ok("invoice", "--period", "2025-11", "--format", "json"))
 	for _, cust := range planCustomers {
-		if d := nov[cust]; d.LateEvents != 0 || len(lateAmounts(d)) != 0 {
+		if d := nov[cust]; !d.LateEvents.IsZero() || len(lateAmounts(d)) != 0 {
 			t.Errorf("%s: the move in November made late lines of October: %d events, %v", cust, d.LateEvents, lateAmounts(d))
 		}
 	}
@@ -222,7 +222,7 @@ func TestKeyMoveKeepsHistory(t *testing.T) {
 		if got := lateAmounts(d); fmt.Sprint(got) != fmt.Sprint(want) || len(want) == 0 {
 			t.Errorf("%s: late lines after the forced move\n got %v\nwant %v", tt.customer, got, want)
 		}
-		if d.LateEvents != tt.sign*moved.events {
+		if d.LateEvents != keymeter.NewInt128(tt.sign*moved.events) {
 			t.Errorf("%s: %d late events, want %d", tt.customer, d.LateEvents, tt.sign*moved.events)
 		}
 		checkQueries(t, c, d)
@@ -264,7 +264,7 @@ func TestLateEventsOldPrices(t *testing.T) {
 		if got := lateAmounts(d); fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Errorf("%s: late lines on October's prices\n got %v\nwant %v", cust, got, want)
 		}
-		if d.LateEvents != more.events {
+		if d.LateEvents != keymeter.NewInt128(more.events) {
 			t.Errorf("%s: %d late events, want %d", cust, d.LateEvents, more.events)
 		}
 		checkQueries(t, c, d)
@@ -504,7 +504,7 @@ func TestReprocess(t *testing.T) {
 		if got := lateAmounts(d); fmt.Sprint(got) != fmt.Sprint(want) || len(want) == 0 {
 			t.Errorf("%s: late lines after the forced reprocess\n got %v\nwant %v", cust, got, want)
 		}
-		if d.LateEvents != added.events {
+		if d.LateEvents != keymeter.NewInt128(added.events) {
 			t.Errorf("%s: %d late events, want %d", cust, d.LateEvents, added.events)
 		}
 		checkQueries(t, c, d)

@@ -291,7 +291,7 @@ func (m *Main) runInvoiceFinalize(ctx context.Context, args []string) error {
 			return err
 		}
 		res.rows = append(res.rows, []cell{textCell(f.Customer), textCell(f.Month), textCell(f.Number),
-			numberCell(d.Currency.Format(d.Total)), textCell(d.Currency.Code), textCell(f.Cutoff.Format(time.RFC3339Nano)), intCell(d.LateEvents)})
+			numberCell(d.Currency.Format(d.Total)), textCell(d.Currency.Code), textCell(f.Cutoff.Format(time.RFC3339Nano)), int128Cell(d.LateEvents)})
 	}
 	return res.write(m.Stdout, *format)
 }

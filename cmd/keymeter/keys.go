@@ -271,6 +271,9 @@ func readKeyCSV(r io.Reader, name string) ([]keyRow, []int, error) {
 		case row.customer == "":
 			problems = append(problems, fmt.Sprintf("line %d: empty customer", line))
 			continue
+		case keymeter.CheckText("customer name", row.customer) != nil:
+			problems = append(problems, fmt.Sprintf("line %d: %v", line, keymeter.CheckText("customer name", row.customer)))
+			continue
 		case row.key == "" && row.keyID == "" && row.identity == "":
 			problems = append(problems, fmt.Sprintf("line %d: no %s", line, strings.Join(presentKeyColumns(col), " or ")))
 			continue

@@ -41,10 +41,13 @@ type cell struct {
 	json any
 }
 
-func nullCell() cell           { return cell{} }
-func textCell(s string) cell   { return cell{text: s, json: s} }
-func intCell(n int64) cell     { return cell{text: fmt.Sprint(n), json: n} }
-func numberCell(s string) cell { return cell{text: s, json: json.Number(s)} }
+func nullCell() cell         { return cell{} }
+func textCell(s string) cell { return cell{text: s, json: s} }
+func intCell(n int64) cell   { return cell{text: fmt.Sprint(n), json: n} }
+
+// int128Cell is an exact total: a JSON number with every digit.
+func int128Cell(n keymeter.Int128) cell { return numberCell(n.String()) }
+func numberCell(s string) cell          { return cell{text: s, json: json.Number(s)} }
 func optText(s string, null bool) cell {
 	if null {
 		return nullCell()
@@ -172,10 +175,13 @@ func seconds(ms int64) string {
 }
 
 // meanSeconds renders sum/count milliseconds as seconds with four
-// decimals, rounded half up, in integer arithmetic.
-func meanSeconds(sum, count int64) string {
-	tenths := (sum*10 + count/2) / count // tenths of a millisecond
-	return fmt.Sprintf("%d.%04d", tenths/10000, tenths%10000)
+// decimals, rounded half up, in exact integer arithmetic.
+func meanSeconds(sum keymeter.Int128, count int64) string {
+	n := big.NewInt(count)
+	tenths := new(big.Int).Mul(sum.Big(), big.NewInt(10)) // tenths of a millisecond
+	tenths.Add(tenths, new(big.Int).Rsh(n, 1)).Quo(tenths, n)
+	whole, frac := new(big.Int).QuoRem(tenths, big.NewInt(10000), new(big.Int))
+	return fmt.Sprintf("%s.%04d", whole, frac.Int64())
 }
 
 // tableRows is how many rows the table format sizes its columns from

@@ -9,8 +9,9 @@ import (
 
 func (m *Main) runRejects(ctx context.Context, args []string) error {
 	fs := m.newFlagSet("rejects", "[flags]",
-		"Lists the lines ingest rejected, newest first: where each was, why, and its\n"+
-			"text (API keys replaced by their fingerprints).")
+		"Lists the lines ingest rejected, newest first: where each was, why, its length\n"+
+			"in bytes and its text (API keys replaced by their fingerprints; the first\n"+
+			"16 KiB of a longer line).")
 	var common commonFlags
 	common.register(fs, false)
 	format := fs.String("format", formatTable, "output `format`: table, json or csv")
@@ -28,11 +29,11 @@ func (m *Main) runRejects(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	res := &result{cols: []string{"file", "line", "field", "reason", "text", "rejected_at"}}
+	res := &result{cols: []string{"file", "line", "field", "reason", "length", "text", "rejected_at"}}
 	for _, r := range rejects {
 		res.rows = append(res.rows, []cell{
 			textCell(r.Object), intCell(r.Line), optText(r.Field, r.Field == ""), textCell(r.Reason),
-			textCell(r.Text), textCell(r.At.Format(time.RFC3339)),
+			intCell(r.TextLen), textCell(r.Text), textCell(r.At.Format(time.RFC3339)),
 		})
 	}
 	return res.write(m.Stdout, *format)

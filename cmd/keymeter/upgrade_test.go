@@ -71,7 +71,7 @@ func TestUpgradeV1Store(t *testing.T) {
 	c.ok("ingest", "--reprocess", filepath.Join("..", "..", "testdata", "sample", "logs"))
 	check("after reprocessing the same logs")
 	for _, d := range decodeDocs(t, c.ok("invoice", "--period", "2025-11", "--format", "json")) {
-		if d.LateEvents != 0 || !d.LateAdjustments.IsZero() {
+		if !d.LateEvents.IsZero() || !d.LateAdjustments.IsZero() {
 			t.Errorf("%s: November has late changes after an unchanged reprocess: %d events, %s", d.Customer, d.LateEvents, d.LateAdjustments)
 		}
 	}

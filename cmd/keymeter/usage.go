@@ -69,7 +69,7 @@ func usageResult(q keymeter.UsageQuery, rows []keymeter.UsageRow) *result {
 		for _, g := range r.Group {
 			out = append(out, optText(g.Value, g.Null))
 		}
-		out = append(out, intCell(r.Requests), intCell(r.BytesSent), intCell(r.BytesReceived))
+		out = append(out, int128Cell(r.Requests), int128Cell(r.BytesSent), int128Cell(r.BytesReceived))
 		if t := r.TimeTaken; t.Count > 0 {
 			out = append(out, numberCell(meanSeconds(t.Sum, t.Count)), numberCell(seconds(t.P50)),
 				numberCell(seconds(t.P95)), numberCell(seconds(t.P99)))

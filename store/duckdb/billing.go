@@ -31,6 +31,12 @@ func (s *DB) SetCustomer(ctx context.Context, c keymeter.CustomerPlan) error {
 	if _, err := time.Parse(time.DateOnly, c.Start); err != nil {
 		return keymeter.Errorf(keymeter.EINVALID, "start %q is not a date (want YYYY-MM-DD)", c.Start)
 	}
+	for _, f := range [][2]string{{"customer name", c.Customer}, {"plan", c.Plan}, {"Stripe customer ID", c.StripeCustomerID},
+		{"time zone", c.TimeZone}, {"periods", c.Periods}} {
+		if err := keymeter.CheckText(f[0], f[1]); err != nil {
+			return err
+		}
+	}
 	at := c.UpdatedAt
 	if at.IsZero() {
 		at = s.opts.Now()
@@ -94,8 +100,8 @@ func (s *DB) ListCustomers(ctx context.Context) ([]keymeter.CustomerPlan, error)
 // rows a FILTER clause selects.
 var measureSum = map[string]string{
 	keymeter.MeasureRequests:      "count(*)",
-	keymeter.MeasureBytesSent:     "CAST(coalesce(sum(bytes_sent) %s, 0) AS BIGINT)",
-	keymeter.MeasureBytesReceived: "CAST(coalesce(sum(bytes_received) %s, 0) AS BIGINT)",
+	keymeter.MeasureBytesSent:     "CAST(coalesce(sum(bytes_sent) %s, 0) AS HUGEINT)",
+	keymeter.MeasureBytesReceived: "CAST(coalesce(sum(bytes_received) %s, 0) AS HUGEINT)",
 }
 
 // MeterTotals implements keymeter.MeterTotaler with one scan of the
@@ -120,17 +126,17 @@ func meterTotals(ctx context.Context, db interface {
 	defer rows.Close()
 	var out []keymeter.MeterTotal
 	var customer string
-	vals := make([]int64, 2*len(q.Meters))
+	vals := make([]keymeter.Int128, 2*len(q.Meters))
 	dest := []any{&customer}
 	for i := range vals {
-		dest = append(dest, &vals[i])
+		dest = append(dest, int128{&vals[i]})
 	}
 	for rows.Next() {
 		if err := rows.Scan(dest...); err != nil {
 			return nil, fmt.Errorf("meter totals: %w", err)
 		}
 		for i, m := range q.Meters {
-			if vals[2*i] > 0 {
+			if vals[2*i].Sign() > 0 {
 				out = append(out, keymeter.MeterTotal{Customer: customer, Meter: m.Name, Events: vals[2*i], Quantity: vals[2*i+1]})
 			}
 		}

@@ -40,7 +40,7 @@ func (w *writer) writeCheckpoints(ctx context.Context) error {
 	now := w.db.opts.Now().UTC()
 	args := make([]any, 0, 4*len(w.checkpoints))
 	for k, seq := range w.checkpoints {
-		args = append(args, k.stream, k.shard, seq, now)
+		args = append(args, keymeter.ValidUTF8(k.stream), keymeter.ValidUTF8(k.shard), keymeter.ValidUTF8(seq), now)
 	}
 	for start := 0; start < len(args); start += 2000 {
 		part := args[start:min(start+2000, len(args))]
@@ -55,7 +55,7 @@ func (w *writer) writeCheckpoints(ctx context.Context) error {
 
 // Checkpoints implements keymeter.CheckpointReader.
 func (s *DB) Checkpoints(ctx context.Context, stream string) (map[string]string, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT shard, sequence FROM checkpoints WHERE stream = ?`, stream)
+	rows, err := s.db.QueryContext(ctx, `SELECT shard, sequence FROM checkpoints WHERE stream = ?`, keymeter.ValidUTF8(stream))
 	if err != nil {
 		return nil, fmt.Errorf("read checkpoints of %s: %w", stream, err)
 	}

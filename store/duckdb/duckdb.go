@@ -72,9 +72,16 @@ type Options struct {
 	MemoryLimit string
 	// Threads caps DuckDB's worker threads; 0 means one per core.
 	Threads int
-	// SeenBudget is the most event IDs a Writer keeps in memory to spot
-	// duplicates; 0 means DefaultSeenBudget.
+	// SeenBudget is about the most committed event IDs a Writer keeps in
+	// memory to spot duplicates, beyond those of the open transaction and
+	// of the hours around the rows it writes (see seenIDs); 0 means
+	// DefaultSeenBudget.
 	SeenBudget int
+	// DedupeWindow is how far apart, in UTC hours (rounded up to whole
+	// hours), the times of two events of a source with the same request
+	// ID may be for the second to be a duplicate of the first; 0 means
+	// keymeter.DefaultDedupeWindow, negative means the same hour only.
+	DedupeWindow time.Duration
 	// Now returns the current time. Default: time.Now.
 	Now func() time.Time
 }
@@ -89,13 +96,16 @@ var writeSettings = []string{
 }
 
 // DefaultSeenBudget bounds the memory a Writer uses to spot duplicate
-// events: about 40 bytes per ID.
-const DefaultSeenBudget = 2 << 20
+// events: 20 to 40 bytes per ID.
+const DefaultSeenBudget = 1 << 18
 
 // Open opens (creating if needed) the store in the DuckDB file at path.
 func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	if opts.SeenBudget <= 0 {
 		opts.SeenBudget = DefaultSeenBudget
+	}
+	if opts.DedupeWindow == 0 {
+		opts.DedupeWindow = keymeter.DefaultDedupeWindow
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -297,10 +307,10 @@ func (s *DB) FindObject(ctx context.Context, o keymeter.Object) (*keymeter.Objec
 	var row *sql.Row
 	const cols = `SELECT uri, size, mod_time, digest, etag, status, error, ingested_at, lines, events, duplicates, rejected FROM objects`
 	if o.Digest != "" {
-		row = s.db.QueryRowContext(ctx, cols+` WHERE digest = ? ORDER BY ingested_at LIMIT 1`, o.Digest)
+		row = s.db.QueryRowContext(ctx, cols+` WHERE digest = ? ORDER BY ingested_at LIMIT 1`, keymeter.ValidUTF8(o.Digest))
 	} else {
 		row = s.db.QueryRowContext(ctx, cols+` WHERE uri = ? AND size = ? AND mod_time IS NOT DISTINCT FROM ? AND etag = ? ORDER BY ingested_at LIMIT 1`,
-			o.URI, o.Size, nullTime(o.ModTime), o.ETag)
+			keymeter.ValidUTF8(o.URI), o.Size, nullTime(o.ModTime), keymeter.ValidUTF8(o.ETag))
 	}
 	var r keymeter.ObjectRecord
 	var mod sql.NullTime
@@ -328,11 +338,11 @@ func nullTime(t time.Time) any {
 
 // Rejects implements keymeter.RejectLister.
 func (s *DB) Rejects(ctx context.Context, f keymeter.RejectFilter) ([]keymeter.Reject, error) {
-	q := `SELECT source, object, line, field, reason, text, rejected_at FROM rejects`
+	q := `SELECT source, object, line, field, reason, text, coalesce(text_len, strlen(text)), rejected_at FROM rejects`
 	var args []any
 	if f.Object != "" {
 		q += ` WHERE object = ?`
-		args = append(args, f.Object)
+		args = append(args, keymeter.ValidUTF8(f.Object))
 	}
 	q += ` ORDER BY rejected_at DESC, object, line`
 	if f.Limit > 0 {
@@ -347,7 +357,7 @@ func (s *DB) Rejects(ctx context.Context, f keymeter.RejectFilter) ([]keymeter.R
 	for rows.Next() {
 		var r keymeter.Reject
 		var src uint8
-		if err := rows.Scan(&src, &r.Object, &r.Line, &r.Field, &r.Reason, &r.Text, &r.At); err != nil {
+		if err := rows.Scan(&src, &r.Object, &r.Line, &r.Field, &r.Reason, &r.Text, &r.TextLen, &r.At); err != nil {
 			return nil, fmt.Errorf("list rejects: %w", err)
 		}
 		r.Source = keymeter.Source(src)

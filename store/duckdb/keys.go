@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
+	"errors"
 	"fmt"
 
 	duckdb "github.com/duckdb/duckdb-go/v2"
@@ -25,6 +26,12 @@ func (s *DB) ImportKeys(ctx context.Context, keys []keymeter.KeyAssignment) (key
 	for i, k := range keys {
 		if k.Customer == "" {
 			return res, keymeter.Errorf(keymeter.EINVALID, "import keys: key %s has no customer", k.Fingerprint)
+		}
+		// A name is matched as it is: one that is not UTF-8 is refused, not
+		// changed (keymeter.CheckText).
+		var e *keymeter.Error
+		if err := keymeter.CheckText("customer name", k.Customer); errors.As(err, &e) {
+			return res, keymeter.Errorf(e.Code, "import keys: assignment %d (key %s): %s", i+1, keymeter.ValidUTF8(k.Fingerprint), e.Message)
 		}
 		last[k.ID] = i
 	}
@@ -60,7 +67,9 @@ func (s *DB) ImportKeys(ctx context.Context, keys []keymeter.KeyAssignment) (key
 			if !k.From.IsZero() {
 				from = k.From.UTC()
 			}
-			if err := app.AppendRow(int64(k.ID), k.Fingerprint, k.Hint, k.Customer, from); err != nil {
+			// Fingerprints and hints are stored valid UTF-8, as every
+			// string the store keeps (keymeter.ValidUTF8).
+			if err := app.AppendRow(int64(k.ID), keymeter.ValidUTF8(k.Fingerprint), keymeter.ValidUTF8(k.Hint), k.Customer, from); err != nil {
 				app.Close()
 				return err
 			}

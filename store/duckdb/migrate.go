@@ -34,6 +34,11 @@ type migration struct {
 // migration to version n is migrations[n-2].
 var migrations = []migration{
 	{To: 2, What: "history: key ownership over time, retracted events, plan snapshots", Up: migrateHistory},
+	{To: 3, What: "rejects keep the length of the record", Up: func(ctx context.Context, tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `ALTER TABLE rejects ADD COLUMN text_len BIGINT`)
+		return err
+	}},
+	{To: 4, What: "daily rollups sum bytes and latency as HUGEINT", Up: hugeRollups},
 }
 
 // schemaVersion is the version this keymeter writes; Open refuses a

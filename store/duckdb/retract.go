@@ -18,17 +18,16 @@ var (
 
 // rereads is what the writer's Reread calls queue for the commit.
 type rereads struct {
-	// dropRejects are object URIs read again whose rejects from reads not
-	// recorded as ingested go.
+	// dropRejects are object URIs read again: their rejects go, unless a
+	// read of them was recorded complete (see keymeter.Rereader).
 	dropRejects []string
 	// The objects replaced (ingest --reprocess): their URIs and digests,
 	// whose rejects and object records go, and the loads whose events are
 	// retracted.
 	uris, digests []string
 	loads         []uint32
-	// ids are the IDs of the retracted events, per source: rows written
-	// with them are not duplicates. hours counts them per hour.
-	ids   map[keymeter.Source]*idSet
+	// hours counts the retracted events per hour; their IDs are free
+	// again (seenIDs.retract).
 	hours map[hourKey]int64
 }
 
@@ -36,15 +35,7 @@ func (r *rereads) retracting() bool { return len(r.uris) > 0 }
 
 func (r *rereads) reset() {
 	r.dropRejects, r.uris, r.digests, r.loads = r.dropRejects[:0], r.uris[:0], r.digests[:0], r.loads[:0]
-	clear(r.ids)
 	clear(r.hours)
-}
-
-// retracted reports whether a row's ID is that of an event retracted in
-// the open transaction.
-func (r *rereads) retracted(src keymeter.Source, id [2]uint64) bool {
-	s := r.ids[src]
-	return s != nil && s.has(id)
 }
 
 // Reread implements keymeter.Rereader. The events to retract are read
@@ -57,12 +48,12 @@ func (w *writer) Reread(ctx context.Context, o keymeter.Object, retract bool) (k
 		return res, err
 	}
 	if !retract {
-		w.rr.dropRejects = append(w.rr.dropRejects, o.URI)
+		w.rr.dropRejects = append(w.rr.dropRejects, keymeter.ValidUTF8(o.URI))
 		return res, nil
 	}
-	uris := []string{o.URI}
+	uris := []string{keymeter.ValidUTF8(o.URI)} // as stored
 	if o.Digest != "" {
-		rows, err := w.db.db.QueryContext(ctx, `SELECT DISTINCT uri FROM objects WHERE digest = ?`, o.Digest)
+		rows, err := w.db.db.QueryContext(ctx, `SELECT DISTINCT uri FROM objects WHERE digest = ?`, keymeter.ValidUTF8(o.Digest))
 		if err != nil {
 			return res, fmt.Errorf("reread %s: %w", o.URI, err)
 		}
@@ -77,7 +68,7 @@ func (w *writer) Reread(ctx context.Context, o keymeter.Object, retract bool) (k
 			}
 		}
 		rows.Close()
-		w.rr.digests = append(w.rr.digests, o.Digest)
+		w.rr.digests = append(w.rr.digests, keymeter.ValidUTF8(o.Digest))
 	}
 	w.rr.uris = append(w.rr.uris, uris...)
 	q := `SELECT id FROM loads WHERE object IN (` + qmarks(len(uris)) + `)`
@@ -110,8 +101,8 @@ func (w *writer) Reread(ctx context.Context, o keymeter.Object, retract bool) (k
 		return res, fmt.Errorf("reread %s: %w", o.URI, err)
 	}
 	defer rows.Close()
-	if w.rr.ids == nil {
-		w.rr.ids, w.rr.hours = map[keymeter.Source]*idSet{}, map[hourKey]int64{}
+	if w.rr.hours == nil {
+		w.rr.hours = map[hourKey]int64{}
 	}
 	var first, last int64
 	for rows.Next() {
@@ -120,13 +111,9 @@ func (w *writer) Reread(ctx context.Context, o keymeter.Object, retract bool) (k
 		if err := rows.Scan(&src, &ts, &hi, &lo); err != nil {
 			return res, fmt.Errorf("reread %s: %w", o.URI, err)
 		}
-		s := w.rr.ids[keymeter.Source(src)]
-		if s == nil {
-			s = newIDSet(1 << 10)
-			w.rr.ids[keymeter.Source(src)] = s
-		}
-		s.add([2]uint64{uint64(hi), uint64(lo)})
-		w.rr.hours[hourOf(keymeter.Source(src), ts)]++
+		k := hourOf(keymeter.Source(src), ts)
+		w.seen.retract(k.source, [2]uint64{uint64(hi), uint64(lo)}, k.hour)
+		w.rr.hours[k]++
 		if res.Events == 0 || ts < first {
 			first = ts
 		}
@@ -170,11 +157,13 @@ func (w *writer) writeRereads(ctx context.Context) error {
 	}
 	for start := 0; start < len(w.rr.dropRejects); start += 500 {
 		part := w.rr.dropRejects[start:min(start+500, len(w.rr.dropRejects))]
-		args := make([]any, len(part))
-		for i, u := range part {
-			args[i] = u
+		args := make([]any, 0, len(part)+1)
+		for _, u := range part {
+			args = append(args, u)
 		}
-		if err := exec(`DELETE FROM rejects WHERE object IN (`+qmarks(len(part))+`) AND object NOT IN (SELECT uri FROM objects)`, args...); err != nil {
+		args = append(args, keymeter.ObjectComplete)
+		if err := exec(`DELETE FROM rejects WHERE object IN (`+qmarks(len(part))+`)
+			AND object NOT IN (SELECT uri FROM objects WHERE status = ?)`, args...); err != nil {
 			return err
 		}
 	}

@@ -11,10 +11,11 @@ import (
 
 // Daily rollups keep usage questions fast however many events are
 // stored: per UTC day, source, key and attribution, usage_daily holds the
-// exact totals and latency_daily a histogram of time-taken in
-// keymeter.LatencyBucket buckets. The writer brings them up to date in
-// the transaction that adds the events, so they are exactly as
-// consistent as the events. Usage reads them for day-aligned periods
+// exact totals (sums as HUGEINT since schema version 4) and latency_daily
+// a histogram of time-taken in keymeter.LatencyBucket buckets. The writer
+// brings them up to date in the transaction that adds the events, and
+// computes again those of the days a retraction touches (see
+// writeRereads), so they are exactly as consistent as the events. Usage reads them for day-aligned periods
 // grouped by customer, key, day, month, source or attribution, and
 // scans event_rows otherwise; both give the same answers (storetest's
 // UsagePeriodForms checks it).
@@ -40,6 +41,20 @@ CREATE TABLE IF NOT EXISTS latency_daily (
 	n           BIGINT   NOT NULL
 );
 `
+
+// hugeRollups converts the sums of usage_daily to HUGEINT (schema
+// version 4): the sums of bytes of a day overflowed BIGINT, which stopped
+// the run that stored them. Counts (requests, tt_count) stay BIGINT: they
+// count stored events. The events' own columns do not change, so
+// retracted_events keeps event_rows' columns (see migrateHistory).
+func hugeRollups(ctx context.Context, tx *sql.Tx) error {
+	for _, c := range []string{"bytes_sent", "bytes_received", "tt_sum"} {
+		if _, err := tx.ExecContext(ctx, `ALTER TABLE usage_daily ALTER COLUMN `+c+` TYPE HUGEINT`); err != nil {
+			return err
+		}
+	}
+	return nil
+}
 
 // latencyBucketSQL is keymeter.LatencyBucket in SQL, for a non-negative
 // INTEGER expression x: floor(log2(x)) is exact for the integers a
@@ -72,8 +87,8 @@ func rollupOf(t, events string) string {
 
 // rollupMerge gives, for each rollup, how its rows add up.
 var rollupMerge = map[string]string{
-	"usage_daily": `SELECT source, day, key_id, attribution, CAST(sum(requests) AS BIGINT), CAST(sum(bytes_sent) AS BIGINT),
-		CAST(sum(bytes_received) AS BIGINT), CAST(sum(tt_count) AS BIGINT), CAST(sum(tt_sum) AS BIGINT)`,
+	"usage_daily": `SELECT source, day, key_id, attribution, CAST(sum(requests) AS BIGINT), CAST(sum(bytes_sent) AS HUGEINT),
+		CAST(sum(bytes_received) AS HUGEINT), CAST(sum(tt_count) AS BIGINT), CAST(sum(tt_sum) AS HUGEINT)`,
 	"latency_daily": `SELECT source, day, key_id, attribution, bucket, CAST(sum(n) AS BIGINT)`,
 }
 
@@ -196,7 +211,7 @@ func (s *DB) usageFromRollups(ctx context.Context, q keymeter.UsageQuery) ([]key
 	}
 	if q.Customer != "" {
 		where += " AND o.customer = ?"
-		args = append(args, q.Customer)
+		args = append(args, keymeter.ValidUTF8(q.Customer))
 	}
 	sel, gcols, order := "", "", ""
 	for i, g := range groups {
@@ -211,8 +226,8 @@ func (s *DB) usageFromRollups(ctx context.Context, q keymeter.UsageQuery) ([]key
 	if len(groups) > 0 {
 		tail = " GROUP BY ALL ORDER BY " + order
 	}
-	totals := `SELECT ` + sel + `CAST(coalesce(sum(requests), 0) AS BIGINT), CAST(coalesce(sum(bytes_sent), 0) AS BIGINT),
-		CAST(coalesce(sum(bytes_received), 0) AS BIGINT), CAST(coalesce(sum(tt_count), 0) AS BIGINT), CAST(coalesce(sum(tt_sum), 0) AS BIGINT)
+	totals := `SELECT ` + sel + `CAST(coalesce(sum(requests), 0) AS HUGEINT), CAST(coalesce(sum(bytes_sent), 0) AS HUGEINT),
+		CAST(coalesce(sum(bytes_received), 0) AS HUGEINT), CAST(coalesce(sum(tt_count), 0) AS BIGINT), CAST(coalesce(sum(tt_sum), 0) AS HUGEINT)
 		FROM usage_daily` + from + where + tail
 	hist := `SELECT ` + gcols + `list(bucket ORDER BY bucket), list(n ORDER BY bucket) FROM (
 		SELECT ` + sel + `r.bucket AS bucket, CAST(sum(r.n) AS BIGINT) AS n FROM latency_daily` + from + where + ` GROUP BY ALL)`

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"unicode/utf8"
 	"unsafe"
 
 	duckdb "github.com/duckdb/duckdb-go/v2"
@@ -91,7 +92,9 @@ type rowChunk struct {
 	rest       []byte
 }
 
-// add appends a row; hashes become BIGINT bit for bit.
+// add appends a row; hashes become BIGINT bit for bit, and the row's
+// strings valid UTF-8 by keymeter's rule (see keymeter.AppendValidUTF8):
+// DuckDB would make a VARCHAR that is not NULL.
 func (c *rowChunk) add(src keymeter.Source, r *keymeter.Row, rest []byte, load uint32) {
 	i := c.n
 	c.source[i] = uint8(src)
@@ -117,7 +120,11 @@ func (c *rowChunk) add(src keymeter.Source, r *keymeter.Row, rest []byte, load u
 	c.rangeStart[i] = r.RangeStart
 	c.rangeEnd[i] = r.RangeEnd
 	c.load[i] = load
-	c.rest = append(c.rest, rest...)
+	if utf8.Valid(rest) {
+		c.rest = append(c.rest, rest...)
+	} else {
+		c.rest = keymeter.AppendValidUTF8(c.rest, rest)
+	}
 	c.restEnd[i] = uint32(len(c.rest))
 	c.n++
 }

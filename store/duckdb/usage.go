@@ -34,7 +34,8 @@ var joinSQL = map[string]string{
 	"p": "LEFT JOIN dict_paths p ON p.id = e.path",
 }
 
-// Usage implements keymeter.UsageQuerier. Totals are exact integers;
+// Usage implements keymeter.UsageQuerier. Totals are exact integers
+// (sums are HUGEINT, see keymeter.Int128);
 // percentiles follow keymeter.Latency. Day-aligned periods grouped by
 // dimensions the daily rollups keep are answered from them (see
 // rollup.go), other queries by scanning the events.
@@ -84,7 +85,7 @@ func (s *DB) scanUsage(ctx context.Context, query string, args []any, ngroups in
 	}
 	var r keymeter.UsageRow
 	var extra any
-	dest = append(dest, &r.Requests, &r.BytesSent, &r.BytesReceived, &r.TimeTaken.Count, &r.TimeTaken.Sum)
+	dest = append(dest, int128{&r.Requests}, int128{&r.BytesSent}, int128{&r.BytesReceived}, &r.TimeTaken.Count, int128{&r.TimeTaken.Sum})
 	if len(cols) > len(dest) {
 		dest = append(dest, &extra)
 	}
@@ -133,7 +134,7 @@ func usageSQL(q keymeter.UsageQuery) (string, []any, error) {
 	}
 	if q.Customer != "" {
 		where = append(where, "o.customer = ?")
-		args = append(args, q.Customer)
+		args = append(args, keymeter.ValidUTF8(q.Customer))
 		joins["o"] = true
 	}
 	var b strings.Builder
@@ -142,8 +143,8 @@ func usageSQL(q keymeter.UsageQuery) (string, []any, error) {
 		b.WriteString(s)
 		b.WriteString(", ")
 	}
-	b.WriteString(`count(*), CAST(coalesce(sum(e.bytes_sent), 0) AS BIGINT), CAST(coalesce(sum(e.bytes_received), 0) AS BIGINT),
-	count(e.time_taken), CAST(coalesce(sum(e.time_taken), 0) AS BIGINT),
+	b.WriteString(`count(*), CAST(coalesce(sum(e.bytes_sent), 0) AS HUGEINT), CAST(coalesce(sum(e.bytes_received), 0) AS HUGEINT),
+	count(e.time_taken), CAST(coalesce(sum(e.time_taken), 0) AS HUGEINT),
 	quantile_disc(e.time_taken, [0.5, 0.95, 0.99])
 FROM event_rows e`)
 	for _, j := range []string{"k", "o", "d", "p"} {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -37,8 +38,8 @@ type writer struct {
 	// has none.
 	txFirstLoad uint32
 	known       map[uint64]struct{} // dictionary entries and keys known to be stored
-	dict        []keymeter.DictEntry
-	keys        []keymeter.KeyFingerprint
+	dict        []dictItem
+	keys        []keyItem
 	objects     []keymeter.ObjectRecord
 	rejects     []keymeter.Reject
 	// checkpoints are the stream checkpoints of this transaction.
@@ -49,6 +50,18 @@ type writer struct {
 	rr       rereads
 	txTime   time.Time
 	prepared bool // Prepare wrote everything: only Commit or Close follow
+}
+
+// dictItem and keyItem are a dictionary entry and a key fingerprint to
+// store, with the object whose batch brought them, for errors.
+type dictItem struct {
+	keymeter.DictEntry
+	object string
+}
+
+type keyItem struct {
+	keymeter.KeyFingerprint
+	object string
 }
 
 type loadRow struct {
@@ -116,7 +129,7 @@ func (w *writer) init(ctx context.Context) error {
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("read event hours: %w", err)
 	}
-	w.seen = newSeenIDs(w.db.opts.SeenBudget, counts, w.loadHour)
+	w.seen = newSeenIDs(w.db.opts.SeenBudget, windowHours(w.db.opts.DedupeWindow), counts, w.loadHours)
 	if err := w.conn.QueryRowContext(ctx, `SELECT coalesce(max(id), 0) FROM loads`).Scan(&w.nextLoad); err != nil {
 		return fmt.Errorf("read loads: %w", err)
 	}
@@ -153,26 +166,28 @@ func (s *DB) registerRows(conn *sql.Conn) error {
 	return nil
 }
 
-// loadHour reads the committed IDs of one hour. It uses a connection of
-// its own: the writer's is busy with the running INSERT.
-func (w *writer) loadHour(k hourKey) (*idSet, error) {
+// loadHours reads the committed IDs of the hours [from, to) of a source,
+// with the hour of each. It uses a connection of its own: the writer's is
+// busy with the running INSERT.
+func (w *writer) loadHours(src keymeter.Source, from, to int64, add func(id [2]uint64, hour int64)) error {
 	ctx := context.Background()
-	from := time.UnixMicro(k.hour * microsPerHour).UTC()
-	rows, err := w.db.db.QueryContext(ctx, `SELECT id_hi, id_lo FROM event_rows WHERE source = ? AND ts >= ? AND ts < ?`,
-		uint8(k.source), from, from.Add(time.Hour))
+	rows, err := w.db.db.QueryContext(ctx, `SELECT id_hi, id_lo, epoch_us(ts) FROM event_rows WHERE source = ? AND ts >= ? AND ts < ?`,
+		uint8(src), time.UnixMicro(from*microsPerHour).UTC(), time.UnixMicro(to*microsPerHour).UTC())
 	if err != nil {
-		return nil, fmt.Errorf("read event IDs: %w", err)
+		return fmt.Errorf("read event IDs: %w", err)
 	}
 	defer rows.Close()
-	ids := newIDSet(int(w.seen.counts[k]))
 	for rows.Next() {
-		var hi, lo int64
-		if err := rows.Scan(&hi, &lo); err != nil {
-			return nil, fmt.Errorf("read event IDs: %w", err)
+		var hi, lo, us int64
+		if err := rows.Scan(&hi, &lo, &us); err != nil {
+			return fmt.Errorf("read event IDs: %w", err)
 		}
-		ids.add([2]uint64{uint64(hi), uint64(lo)})
+		add([2]uint64{uint64(hi), uint64(lo)}, hourOf(src, us).hour)
 	}
-	return ids, rows.Err()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read event IDs: %w", err)
+	}
+	return nil
 }
 
 // begin opens the transaction and starts the INSERT statement if needed.
@@ -246,23 +261,19 @@ func (w *writer) Write(ctx context.Context, b *keymeter.Batch) (keymeter.WriteRe
 		return res, err
 	}
 	load := w.load(b)
-	var (
-		curKey    = hourKey{hour: -1 << 62}
-		committed *idSet
-		err       error
-	)
+	curKey := hourKey{hour: -1 << 62}
 	for i := range b.Rows {
 		r := &b.Rows[i]
 		k := hourOf(b.Source, r.Time)
 		if k != curKey {
-			if committed, err = w.seen.committed(k); err != nil {
+			if err := w.seen.prepare(k); err != nil {
 				return res, err
 			}
 			curKey = k
 		}
-		// A committed ID is a duplicate unless its event is being
-		// retracted in this transaction (Reread).
-		if committed != nil && committed.has(r.ID) && !w.rr.retracted(b.Source, r.ID) || !w.seen.add(k, r.ID) {
+		// An ID whose event is retracted in this transaction (Reread) is
+		// no longer held: it is not a duplicate.
+		if !w.seen.add(r.ID) {
 			res.Duplicates++
 			continue
 		}
@@ -285,14 +296,18 @@ func (w *writer) Write(ctx context.Context, b *keymeter.Batch) (keymeter.WriteRe
 			w.cur = nil
 		}
 	}
+	object := ""
+	if b.Object != nil {
+		object = b.Object.URI
+	}
 	for _, e := range b.Dict {
 		if w.learn(e.ID) {
-			w.dict = append(w.dict, e)
+			w.dict = append(w.dict, dictItem{e, object})
 		}
 	}
 	for _, k := range b.Keys {
 		if w.learn(k.ID ^ keyTag) {
-			w.keys = append(w.keys, k)
+			w.keys = append(w.keys, keyItem{k, object})
 		}
 	}
 	return res, nil
@@ -442,7 +457,7 @@ func (w *writer) writeLoads(ctx context.Context) error {
 		for _, l := range loads {
 			var object any
 			if l.object != "" {
-				object = l.object
+				object = keymeter.ValidUTF8(l.object)
 			}
 			at := l.at
 			if !w.txTime.IsZero() {
@@ -462,6 +477,8 @@ func (w *writer) writeLoads(ctx context.Context) error {
 // hash collisions: an ID already stored with other values is an error.
 // Entries committed without the events that use them are harmless, and
 // keeping them out of the events' transaction keeps that one lean.
+// Values are stored valid UTF-8, by keymeter.ValidUTF8's rule; an error
+// names the objects whose entries could not be stored.
 func (w *writer) writeDict(ctx context.Context) error {
 	if len(w.dict) == 0 && len(w.keys) == 0 {
 		return nil
@@ -471,7 +488,7 @@ func (w *writer) writeDict(ctx context.Context) error {
 		return fmt.Errorf("store dictionary: %w", err)
 	}
 	defer tx.Rollback()
-	byKind := map[keymeter.DictKind][]keymeter.DictEntry{}
+	byKind := map[keymeter.DictKind][]dictItem{}
 	for _, e := range w.dict {
 		byKind[e.Kind] = append(byKind[e.Kind], e)
 	}
@@ -484,17 +501,38 @@ func (w *writer) writeDict(ctx context.Context) error {
 		keys := w.keys[start:min(start+500, len(w.keys))]
 		args := make([]any, 0, 3*len(keys))
 		for _, k := range keys {
-			args = append(args, int64(k.ID), k.Fingerprint, k.Hint)
+			args = append(args, int64(k.ID), keymeter.ValidUTF8(k.Fingerprint), keymeter.ValidUTF8(k.Hint))
 		}
 		q := `INSERT OR IGNORE INTO api_keys (id, fingerprint, hint) VALUES ` + placeholders(len(keys), 3)
 		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
-			return fmt.Errorf("store key fingerprints: %w", err)
+			return fmt.Errorf("store key fingerprints of %s: %w", objectsOf(keys, func(k keyItem) string { return k.object }), err)
 		}
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("store dictionary: %w", err)
 	}
 	return nil
+}
+
+// objectsOf names the distinct objects of items, for errors: at most
+// three, and how many more.
+func objectsOf[T any](items []T, object func(T) string) string {
+	var names []string
+	seen := map[string]bool{}
+	for _, it := range items {
+		o := object(it)
+		if o == "" {
+			o = "an unnamed object"
+		}
+		if !seen[o] {
+			seen[o] = true
+			names = append(names, o)
+		}
+	}
+	if len(names) > 3 {
+		return strings.Join(names[:3], ", ") + fmt.Sprintf(" and %d more objects", len(names)-3)
+	}
+	return strings.Join(names, ", ")
 }
 
 // dictTables gives, per kind, the table, its number of value columns
@@ -511,7 +549,7 @@ var dictTables = map[keymeter.DictKind]struct {
 }
 
 // insertDict stores entries of one kind, 500 to a statement.
-func insertDict(ctx context.Context, tx *sql.Tx, kind keymeter.DictKind, entries []keymeter.DictEntry) error {
+func insertDict(ctx context.Context, tx *sql.Tx, kind keymeter.DictKind, entries []dictItem) error {
 	t, ok := dictTables[kind]
 	if !ok {
 		return fmt.Errorf("unknown dictionary kind %d", kind)
@@ -521,18 +559,19 @@ func insertDict(ctx context.Context, tx *sql.Tx, kind keymeter.DictKind, entries
 		chunk := entries[start:min(start+500, len(entries))]
 		args := make([]any, 0, width*len(chunk))
 		idArgs := make([]any, 0, len(chunk))
-		want := make(map[int64]string, len(chunk))
+		want := make(map[int64]dictItem, len(chunk))
 		for _, e := range chunk {
+			e.Values = validValues(e.Values)
 			var err error
-			if args, err = appendDictRow(args, e, width); err != nil {
-				return err
+			if args, err = appendDictRow(args, e.DictEntry, width); err != nil {
+				return fmt.Errorf("%s: %w", e.object, err)
 			}
 			idArgs = append(idArgs, int64(e.ID))
-			want[int64(e.ID)] = strings.Join(e.Values, "\t")
+			want[int64(e.ID)] = e
 		}
 		q := `INSERT OR IGNORE INTO ` + t.table + ` VALUES ` + placeholders(len(chunk), width)
 		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
-			return fmt.Errorf("store dictionary entries: %w", err)
+			return fmt.Errorf("store dictionary entries of %s: %w", objectsOf(chunk, func(e dictItem) string { return e.object }), err)
 		}
 		rows, err := tx.QueryContext(ctx, `SELECT id, `+t.values+` FROM `+t.table+` WHERE id IN (`+qmarks(len(idArgs))+`)`, idArgs...)
 		if err != nil {
@@ -545,9 +584,9 @@ func insertDict(ctx context.Context, tx *sql.Tx, kind keymeter.DictKind, entries
 				rows.Close()
 				return fmt.Errorf("check dictionary entries: %w", err)
 			}
-			if have != want[id] {
+			if e := want[id]; have != strings.Join(e.Values, "\t") {
 				rows.Close()
-				return fmt.Errorf("dictionary hash collision on %x: %q and %q", uint64(id), have, want[id])
+				return fmt.Errorf("dictionary hash collision on %x (an entry of %s): %q and %q", uint64(id), e.object, have, strings.Join(e.Values, "\t"))
 			}
 		}
 		rows.Close()
@@ -556,6 +595,22 @@ func insertDict(ctx context.Context, tx *sql.Tx, kind keymeter.DictKind, entries
 		}
 	}
 	return nil
+}
+
+// validValues returns values made valid UTF-8 (keymeter.ValidUTF8), in a
+// new slice only when one of them was not.
+func validValues(values []string) []string {
+	for i, v := range values {
+		if vv := keymeter.ValidUTF8(v); len(vv) != len(v) {
+			out := slices.Clone(values)
+			out[i] = vv
+			for j := i + 1; j < len(out); j++ {
+				out[j] = keymeter.ValidUTF8(out[j])
+			}
+			return out
+		}
+	}
+	return values
 }
 
 // qmarks returns n comma-separated question marks.
@@ -568,7 +623,9 @@ func placeholders(n, width int) string {
 	return strings.TrimSuffix(strings.Repeat("("+qmarks(width)+"), ", n), ", ")
 }
 
-// writeRejects stores the rejected records of this transaction.
+// writeRejects stores the rejected records of this transaction, with
+// their strings made valid UTF-8 and cut (keymeter.CutText), and the
+// length of the record as read.
 func (w *writer) writeRejects(ctx context.Context) error {
 	if len(w.rejects) == 0 {
 		return nil
@@ -579,8 +636,9 @@ func (w *writer) writeRejects(ctx context.Context) error {
 			return fmt.Errorf("keep rejects: %w", err)
 		}
 		for _, r := range w.rejects {
-			text := strings.ToValidUTF8(r.Text, "\uFFFD")
-			if err := app.AppendRow(uint8(r.Source), r.Object, r.Line, r.Field, r.Reason, text, r.At.UTC()); err != nil {
+			textLen := max(r.TextLen, int64(len(r.Text)))
+			if err := app.AppendRow(uint8(r.Source), keymeter.ValidUTF8(r.Object), r.Line, keymeter.CutText(r.Field, keymeter.MaxRejectField),
+				keymeter.CutText(r.Reason, keymeter.MaxRejectReason), keymeter.CutText(r.Text, keymeter.MaxRejectText), r.At.UTC(), textLen); err != nil {
 				app.Close()
 				return fmt.Errorf("keep reject: %w", err)
 			}
@@ -599,7 +657,8 @@ func (w *writer) writeObjects(ctx context.Context) error {
 		objects := w.objects[start:min(start+200, len(w.objects))]
 		args := make([]any, 0, 12*len(objects))
 		for _, o := range objects {
-			args = append(args, o.URI, o.Size, nullTime(o.ModTime), o.Digest, o.ETag, o.Status, o.Error, now,
+			args = append(args, keymeter.ValidUTF8(o.URI), o.Size, nullTime(o.ModTime), keymeter.ValidUTF8(o.Digest), keymeter.ValidUTF8(o.ETag),
+				o.Status, keymeter.ValidUTF8(o.Error), now,
 				o.Lines, o.Events, o.Duplicates, o.Rejected)
 		}
 		if _, err := w.conn.ExecContext(ctx, `INSERT INTO objects VALUES `+placeholders(len(objects), 12), args...); err != nil {
@@ -612,11 +671,9 @@ func (w *writer) writeObjects(ctx context.Context) error {
 // writeHours adds this transaction's rows to the per-hour counts.
 func (w *writer) writeHours(ctx context.Context) error {
 	var args []any
-	for k, n := range w.seen.added {
-		if n > 0 {
-			args = append(args, uint8(k.source), k.hour, n)
-		}
-	}
+	w.seen.eachAdded(func(k hourKey, n int64) {
+		args = append(args, uint8(k.source), k.hour, n)
+	})
 	for start := 0; start < len(args); start += 1500 {
 		part := args[start:min(start+1500, len(args))]
 		_, err := w.conn.ExecContext(ctx, `INSERT INTO event_hours VALUES `+placeholders(len(part)/3, 3)+`

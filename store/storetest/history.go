@@ -323,7 +323,7 @@ func testPrepare(t *testing.T, s keymeter.Store) {
 	egress := []keymeter.MeterSpec{{Name: "egress", Measure: keymeter.MeasureBytesSent}}
 	q := keymeter.MeterQuery{From: day0, To: day0.AddDate(0, 1, 0), Meters: egress}
 	in, err := p.MeterTotals(ctx, q)
-	if err != nil || len(in) != 1 || in[0].Quantity != 10 {
+	if err != nil || len(in) != 1 || in[0].Quantity != keymeter.NewInt128(10) {
 		t.Errorf("totals in the prepared transaction: %+v, %v; want 10 bytes", in, err)
 	}
 	expect(t, "totals outside it", totals(t, b, keymeter.MeterQuery{Meters: egress}), []string{"acme egress: 1 1"})

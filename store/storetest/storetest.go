@@ -46,6 +46,9 @@ func Run(t *testing.T, newStore NewStore) {
 	}
 	tests = append(tests, billingTests...)
 	tests = append(tests, historyTests...)
+	tests = append(tests, textTests...)
+	tests = append(tests, totalsTests...)
+	tests = append(tests, dedupeTests...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := newStore(t)
@@ -501,7 +504,7 @@ func testLatency(t *testing.T, s keymeter.Store) {
 		t.Fatalf("%v, %v", rows, err)
 	}
 	l := rows[0].TimeTaken
-	if rows[0].Requests != 101 || l.Count != 100 || l.Sum != 5050 || l.P50 != 50 || l.P95 != 95 || l.P99 != 99 {
+	if rows[0].Requests != keymeter.NewInt128(101) || l.Count != 100 || l.Sum != keymeter.NewInt128(5050) || l.P50 != 50 || l.P95 != 95 || l.P99 != 99 {
 		t.Errorf("latency %+v of %d requests; want count 100, sum 5050, p50 50, p95 95, p99 99", l, rows[0].Requests)
 	}
 }
@@ -604,7 +607,7 @@ func testUsagePeriodForms(t *testing.T, s keymeter.Store) {
 			if fmt.Sprint(a) != fmt.Sprint(b) {
 				t.Errorf("usage by %v (source %v, customer %q) depends on how the period is written:\n days   %v\n micros %v", by, q.Source, q.Customer, a, b)
 			}
-			if len(by) == 0 && q.Source == 0 && q.Customer == "" && (len(a) != 1 || a[0].Requests != 3000) {
+			if len(by) == 0 && q.Source == 0 && q.Customer == "" && (len(a) != 1 || a[0].Requests != keymeter.NewInt128(3000)) {
 				t.Errorf("total %v, want 3000 requests", a)
 			}
 		}
