@@ -21,6 +21,7 @@ bench:
 # A short fuzzing session for every parser.
 fuzz:
 	go test ./format/cloudfront -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 30s
+	go test ./format/cloudfront -run '^$$' -fuzz '^FuzzNumericFields$$' -fuzztime 30s
 	go test ./format/cloudfrontrt -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 30s
 	go test ./format/cloudfrontrt -run '^$$' -fuzz '^FuzzHeaders$$' -fuzztime 30s
 	go test ./ingest -run '^$$' -fuzz '^FuzzRedact$$' -fuzztime 30s
@@ -28,7 +29,9 @@ fuzz:
 	go test ./ingest -run '^$$' -fuzz '^FuzzRedactJSONKeys$$' -fuzztime 30s
 	go test ./format/apigateway -run '^$$' -fuzz '^FuzzJSONParser$$' -fuzztime 30s
 	go test ./format/apigateway -run '^$$' -fuzz '^FuzzCLFParser$$' -fuzztime 30s
+	go test ./format/apigateway -run '^$$' -fuzz '^FuzzNumbers$$' -fuzztime 30s
 	go test ./format/cloudwatch -run '^$$' -fuzz '^FuzzSubscriptionReader$$' -fuzztime 30s
 	go test ./format/cloudwatch -run '^$$' -fuzz '^FuzzParseExportLine$$' -fuzztime 30s
 	go test ./format/internal/lex -run '^$$' -fuzz '^FuzzUnquoteJSON$$' -fuzztime 30s
 	go test ./format/internal/lex -run '^$$' -fuzz '^FuzzScanJSONString$$' -fuzztime 30s
+	go test ./format/internal/lex -run '^$$' -fuzz '^FuzzInt$$' -fuzztime 30s
