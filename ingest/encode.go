@@ -35,10 +35,13 @@ type encoder struct {
 // which only costs a few repeated dictionary entries.
 const maxSent = 1 << 20
 
-// redactable lists the fields that can carry an API key in a URL, query
-// or cookie.
+// redactable lists the fields a client controls that can carry a key
+// parameter: the query, the path (and API Gateway's path), and the
+// headers logged on their own. cs-headers is redacted with the key
+// header (redactHeaders); header names cannot hold an '='.
 var redactable = [...]keymeter.Field{
 	keymeter.FieldQuery, keymeter.FieldURIStem, keymeter.FieldReferer, keymeter.FieldCookie,
+	keymeter.FieldUserAgent, keymeter.FieldForwardedFor, keymeter.FieldAccept, keymeter.FieldAcceptEncoding,
 }
 
 func (in *Ingester) newEncoder(keys *keyFinder) *encoder {
@@ -122,7 +125,9 @@ const keyTag = 0x9e3779b97f4a7c15
 
 // redactFields replaces the fields of ev that may carry an API key by
 // copies with every key replaced by its fingerprint, and returns the key
-// found in the query string, which the request is attributed to.
+// found in the query string, which the request is attributed to. Keys
+// anywhere else (a query encoded inside the path, a referer, a cookie)
+// are hidden but are not the request's.
 func (e *encoder) redactFields(ev *keymeter.Event) (keymeter.KeyFingerprint, bool) {
 	var key keymeter.KeyFingerprint
 	var found bool

@@ -251,6 +251,7 @@ func (r *streamReader) reject(shard, seq string, line []byte, err error) keymete
 	if errors.As(err, &pe) {
 		rj.Field, rj.Reason = pe.Field, pe.Err.Error()
 	}
+	rj.Field, rj.Reason = r.enc.redactText(rj.Field), r.enc.redactText(rj.Reason)
 	out := r.enc.redactRecord(r.redact[:0], bytes.TrimRight(line, "\r\n"))
 	if len(out) > keymeter.MaxRejectText {
 		out = out[:keymeter.MaxRejectText]
