@@ -23,6 +23,7 @@ fuzz:
 	go test ./format/cloudfront -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 30s
 	go test ./format/cloudfront -run '^$$' -fuzz '^FuzzNumericFields$$' -fuzztime 30s
 	go test ./format/cloudfront -run '^$$' -fuzz '^FuzzNextParam$$' -fuzztime 30s
+	go test ./format/cloudfront -run '^$$' -fuzz '^FuzzParamScanner$$' -fuzztime 30s
 	go test ./format/cloudfrontrt -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 30s
 	go test ./format/cloudfrontrt -run '^$$' -fuzz '^FuzzHeaders$$' -fuzztime 30s
 	go test ./ingest -run '^$$' -fuzz '^FuzzRedact$$' -fuzztime 30s

@@ -1,6 +1,8 @@
 package ingest
 
 import (
+	"bytes"
+
 	"github.com/zeebo/xxh3"
 
 	"github.com/keymeter/keymeter"
@@ -29,6 +31,36 @@ type encoder struct {
 	sent     map[uint64]struct{}
 	scratch  []byte
 	redacted [len(redactable)][]byte
+	clean    cleanValues // values of the repeating redactable fields without keys
+}
+
+// cleanValues remembers values known to hold no key parameter, so that
+// a value that repeats (a user agent, an Accept header) is looked
+// through about once. It is a direct-mapped cache of fixed size: a value
+// is only ever taken for clean when equal, byte for byte, to one that was.
+type cleanValues struct {
+	slots [64]struct {
+		n int
+		b [256]byte
+	}
+}
+
+func (c *cleanValues) slot(v []byte) int {
+	return (len(v)*31 + int(v[len(v)/2])*7 + int(v[len(v)-1])) & (len(c.slots) - 1)
+}
+
+// has reports whether v is known to be clean; v must not be empty.
+func (c *cleanValues) has(v []byte) bool {
+	s := &c.slots[c.slot(v)]
+	return s.n == len(v) && bytes.Equal(s.b[:s.n], v)
+}
+
+// add remembers that v, which must not be empty, is clean.
+func (c *cleanValues) add(v []byte) {
+	if len(v) <= len(c.slots[0].b) {
+		s := &c.slots[c.slot(v)]
+		s.n = copy(s.b[:], v)
+	}
 }
 
 // maxSent bounds the memory of encoder.sent; it is cleared when full,
@@ -43,6 +75,15 @@ var redactable = [...]keymeter.Field{
 	keymeter.FieldQuery, keymeter.FieldURIStem, keymeter.FieldReferer, keymeter.FieldCookie,
 	keymeter.FieldUserAgent, keymeter.FieldForwardedFor, keymeter.FieldAccept, keymeter.FieldAcceptEncoding,
 }
+
+// repeats marks the redactable fields whose values repeat from request
+// to request (they go to dictionaries), for encoder.clean.
+var repeats = func() (r [len(redactable)]bool) {
+	for i, f := range redactable {
+		r[i] = f == keymeter.FieldUserAgent || f == keymeter.FieldAccept || f == keymeter.FieldAcceptEncoding
+	}
+	return r
+}()
 
 func (in *Ingester) newEncoder(keys *keyFinder) *encoder {
 	e := &encoder{
@@ -133,13 +174,18 @@ func (e *encoder) redactFields(ev *keymeter.Event) (keymeter.KeyFingerprint, boo
 	var found bool
 	for i, f := range redactable {
 		v := ev.Fields[f]
-		if v == nil || !e.keys.mayContainKey(v) {
+		if len(v) < len("k=v") || repeats[i] && e.clean.has(v) {
+			continue
+		}
+		if !e.keys.mayContainKey(v) {
+			if repeats[i] {
+				e.clean.add(v)
+			}
 			continue
 		}
 		var fp keymeter.KeyFingerprint
 		var ok bool
-		e.redacted[i], fp, ok = e.keys.redact(e.redacted[i][:0], v)
-		ev.Fields[f] = e.redacted[i]
+		ev.Fields[f], fp, ok = e.keys.redactField(&e.redacted[i], v)
 		if ok && f == keymeter.FieldQuery {
 			key, found = fp, true
 		}

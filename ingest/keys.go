@@ -32,7 +32,10 @@ func checkKeyParams(params []string) error {
 // keeps fingerprints of the keys it has seen in memory only: raw keys
 // never leave it.
 type keyFinder struct {
-	params  [][]byte
+	params [][]byte
+	// first marks the bytes a key parameter's name can start with as
+	// logged: their first letters, in either case, and '%'.
+	first   [256]bool
 	fp      *keymeter.Fingerprinter
 	cache   map[string]keymeter.KeyFingerprint
 	buf1    []byte
@@ -45,8 +48,16 @@ const maxCachedKeys = 1 << 16
 
 func newKeyFinder(params []string, secret []byte) *keyFinder {
 	k := &keyFinder{fp: keymeter.NewFingerprinter(secret), cache: make(map[string]keymeter.KeyFingerprint)}
+	k.first['%'] = true
 	for _, p := range params {
 		k.params = append(k.params, []byte(p))
+		if p != "" {
+			c := p[0]
+			k.first[c] = true
+			if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' {
+				k.first[c^0x20] = true
+			}
+		}
 	}
 	return k
 }
@@ -95,7 +106,10 @@ const maxNameDecodings = 4
 // name is compared decoded (an encoded "api%5Fkey" is api_key) and
 // without surrounding spaces.
 func (k *keyFinder) rank(name []byte) int {
-	if bytes.IndexByte(name, '%') >= 0 || bytes.IndexByte(name, ' ') >= 0 { // rare
+	if len(name) == 0 || !k.first[name[0]] {
+		return -1 // most names, quickly
+	}
+	if bytes.IndexByte(name, '%') >= 0 { // rare
 		k.buf1, k.buf2 = cloudfront.UnescapeTimes(k.buf1[:0], k.buf2, name, maxNameDecodings)
 		name = bytes.TrimSpace(k.buf1)
 	}
@@ -132,22 +146,45 @@ func (k *keyFinder) rank(name []byte) int {
 // exactly as configured wins, in the configured order; then the first one
 // named so but for letter case, in the configured order.
 func (k *keyFinder) redact(dst, v []byte) ([]byte, keymeter.KeyFingerprint, bool) {
-	var best keymeter.KeyFingerprint
-	bestRank := -1
-	if !cloudfront.MayHaveParam(v) {
-		return append(dst, v...), best, false
+	if !k.mayContainKey(v) {
+		return append(dst, v...), keymeter.KeyFingerprint{}, false
 	}
+	out, hidden, fp, ok := k.hide(dst, v)
+	if !hidden {
+		out = append(dst, v...)
+	}
+	return out, fp, ok
+}
+
+// redactField is redact for a field of an event that mayContainKey
+// said may hold one: it returns v itself when v holds no key, and else
+// *buf, reset and filled with v redacted.
+func (k *keyFinder) redactField(buf *[]byte, v []byte) ([]byte, keymeter.KeyFingerprint, bool) {
+	out, hidden, fp, ok := k.hide((*buf)[:0], v)
+	if !hidden {
+		return v, fp, ok
+	}
+	*buf = out
+	return out, fp, ok
+}
+
+// hide does the work of redact, but appends to dst only when v holds a
+// key: hidden says whether it did.
+func (k *keyFinder) hide(dst, v []byte) (out []byte, hidden bool, best keymeter.KeyFingerprint, found bool) {
+	bestRank := -1
+	var sc cloudfront.ParamScanner
+	sc.Reset(v)
 	at := 0 // v[:at] is in dst
 	for from := 0; ; {
-		p, ok := cloudfront.NextParam(v, from)
+		p, ok := sc.Next(from)
 		if !ok {
 			break
 		}
-		r := -1
-		if p.ValueEnd > p.ValueStart {
-			r = k.rank(v[p.NameStart:p.NameEnd])
+		r := k.rank(v[p.NameStart:p.NameEnd])
+		if r >= 0 {
+			p.ValueEnd = sc.ValueEnd(p)
 		}
-		if r < 0 {
+		if r < 0 || p.ValueEnd == p.ValueStart {
 			from = p.ValueStart
 			continue
 		}
@@ -157,9 +194,12 @@ func (k *keyFinder) redact(dst, v []byte) ([]byte, keymeter.KeyFingerprint, bool
 		}
 		dst = append(dst, v[at:p.ValueStart]...)
 		dst = append(dst, fp.Fingerprint...)
-		at, from = p.ValueEnd, p.ValueEnd
+		at, from, hidden = p.ValueEnd, p.ValueEnd, true
 	}
-	return append(dst, v[at:]...), best, bestRank >= 0
+	if hidden {
+		dst = append(dst, v[at:]...)
+	}
+	return dst, hidden, best, bestRank >= 0
 }
 
 // mayContainKey reports whether v could hold a key parameter, cheaply.

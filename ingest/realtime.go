@@ -70,8 +70,7 @@ func (e *encoder) redactHeaders(ev *keymeter.Event) (keymeter.KeyFingerprint, cl
 		headers = e.hdr.redacted
 	}
 	if e.keys.mayContainKey(headers) {
-		e.hdr.params, _, _ = e.keys.redact(e.hdr.params[:0], headers)
-		headers = e.hdr.params
+		headers, _, _ = e.keys.redactField(&e.hdr.params, headers)
 	}
 	ev.Fields[keymeter.FieldHeaders] = headers
 	return fp, state

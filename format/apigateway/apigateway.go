@@ -320,7 +320,10 @@ func (p *Parser) fill(ev *keymeter.Event) error {
 		ev.Status = int32(n)
 	}
 	if s := v[sResponseLength]; !isNull(s) {
-		n, ok := lex.Int(s)
+		n, ok := lex.Uint(s)
+		if !ok {
+			n, ok = lex.Int(s) // leading zeros, or 19 digits
+		}
 		if !ok {
 			return p.numberError(sResponseLength, "larger than 9223372036854775807")
 		}
@@ -332,7 +335,10 @@ func (p *Parser) fill(ev *keymeter.Event) error {
 		dst *int32
 	}{{sIntegrationLatency, &x.IntegrationLatency}, {sResponseLatency, &x.ResponseLatency}} {
 		if s := v[l.s]; !isNull(s) {
-			n, ok := lex.Int(s)
+			n, ok := lex.Uint(s)
+			if !ok {
+				n, ok = lex.Int(s) // leading zeros, or 19 digits
+			}
 			if !ok || n > 1<<31-1 {
 				return p.numberError(l.s, "more than 2147483647 milliseconds")
 			}

@@ -61,53 +61,147 @@ func (p Param) ValueDecodings() int {
 	return max(p.Depth, 1) + 1
 }
 
-// NextParam returns the first pair of v whose '=' is at or after from, and
-// false when there is none. To find every pair, call it again from the
-// pair's ValueStart (so that pairs inside its value are found too) or,
-// having consumed the value, from its ValueEnd. It does not allocate.
+// NextParam returns the first pair of v whose '=' is at or after from,
+// with its ValueEnd, and false when there is none. To find every pair,
+// call it again from the pair's ValueStart (so that pairs inside its
+// value are found too) or, having consumed the value, from its ValueEnd;
+// a ParamScanner does the same faster. It does not allocate.
 func NextParam(v []byte, from int) (Param, bool) {
-	p := Param{NameStart: from}
-	if from > 0 {
-		p.After = '=' // from is a ValueStart, or a ValueEnd, whose terminator comes next
+	var s ParamScanner
+	s.Reset(v)
+	p, ok := s.Next(from)
+	if ok {
+		p.ValueEnd = s.ValueEnd(p)
 	}
-	for i := from; i < len(v); {
-		c, depth, width := v[i], 0, 1
-		switch {
-		case nameChar[c]:
+	return p, ok
+}
+
+// A ParamScanner finds the pairs of one logged value, in order, jumping
+// from one '=' (literal or encoded) to the next: it looks at the bytes
+// between them only to find where a name starts. Its zero value is
+// ready after Reset; it does not allocate.
+type ParamScanner struct {
+	v []byte
+	// raw is the offset of the next literal '=', enc that of the next
+	// encoded one, with its depth and width: len(v) when there is none,
+	// and -1 before they are looked for.
+	raw, enc           int
+	encDepth, encWidth int
+	noPct              bool // v has no '%', so nothing encoded
+}
+
+// Reset makes s scan v.
+func (s *ParamScanner) Reset(v []byte) {
+	*s = ParamScanner{v: v, raw: -1, enc: -1, noPct: bytes.IndexByte(v, '%') < 0}
+}
+
+// Next returns the first pair whose '=' is at or after from, as
+// NextParam does but without its ValueEnd (see ValueEnd). Calls must not
+// go backwards: from is 0 or a previous pair's ValueStart or ValueEnd.
+func (s *ParamScanner) Next(from int) (Param, bool) {
+	v := s.v
+	if s.raw < from {
+		s.raw = len(v)
+		if i := bytes.IndexByte(v[from:], '='); i >= 0 {
+			s.raw = from + i
+		}
+	}
+	if s.enc < from {
+		if s.noPct {
+			s.enc = len(v)
+		} else {
+			s.enc, s.encDepth, s.encWidth = nextEncodedEq(v, from)
+		}
+	}
+	q, depth, width := s.raw, 0, 1
+	if s.enc < q {
+		q, depth, width = s.enc, s.encDepth, s.encWidth
+	}
+	if q >= len(v) {
+		return Param{}, false
+	}
+	// The name starts after the last byte before q that is neither a name
+	// character nor a '%' (which may start an encoded name character) ...
+	start, pct := q, false
+	for start > from && (nameChar[v[start-1]] || v[start-1] == '%') {
+		pct = pct || v[start-1] == '%'
+		start--
+	}
+	p := Param{NameStart: start, NameEnd: q, ValueStart: q + width, Depth: depth}
+	switch {
+	case start > from:
+		p.After = v[start-1]
+	case from > 0:
+		p.After = '=' // from is a ValueStart; a ValueEnd's terminator is v[from]
+	}
+	// ... or after an encoded character in between that is not one.
+	i := q
+	if pct {
+		i = start + bytes.IndexByte(v[start:q], '%')
+	}
+	for i < q {
+		if v[i] != '%' {
 			i++
 			continue
-		case c == '%':
-			if c, depth, width = unit(v, i); width == 0 {
-				c, depth, width = '%', 0, 1
-			}
 		}
-		switch {
-		case c == '=':
-			p.NameEnd, p.ValueStart, p.Depth = i, i+width, depth
-			p.ValueEnd = valueEnd(v, p.ValueStart, depth)
-			return p, true
-		case !nameChar[c]:
-			p.NameStart, p.After, p.AfterDepth = i+width, c, depth
+		c, d, w := unit(v, i)
+		if w == 0 {
+			c, d, w = '%', 0, 1
 		}
-		i += width
+		if !nameChar[c] {
+			p.NameStart, p.After, p.AfterDepth = i+w, c, d
+		}
+		i += w
 	}
-	return Param{}, false
+	return p, true
+}
+
+// ValueEnd returns where the value of p, found by s, ends.
+func (s *ParamScanner) ValueEnd(p Param) int {
+	return valueEnd(s.v, p.ValueStart, p.Depth)
+}
+
+// nextEncodedEq finds the first encoded '=' of v at or after from
+// ("%3D", "%253D", ...: a '%', any number of "25", then "3D" or "3d"),
+// and returns where it starts, its depth and its width; len(v) when there
+// is none.
+func nextEncodedEq(v []byte, from int) (start, depth, width int) {
+	for i := from + 1; i+1 < len(v); i++ {
+		j := bytes.IndexByte(v[i:len(v)-1], '3')
+		if j < 0 {
+			break
+		}
+		i += j
+		if v[i+1] != 'D' && v[i+1] != 'd' {
+			continue
+		}
+		k, d := i-1, 1
+		for k > from && v[k] == '5' && v[k-1] == '2' {
+			k, d = k-2, d+1
+		}
+		if k >= from && v[k] == '%' {
+			return k, d, i + 2 - k
+		}
+	}
+	return len(v), 0, 0
 }
 
 // valueEnd returns where the value that starts at v[start] ends, for an
 // '=' of depth d.
 func valueEnd(v []byte, start, d int) int {
 	for i := start; i < len(v); {
+		for i < len(v) && !ends[v[i]] {
+			i++
+		}
+		if i == len(v) {
+			break
+		}
 		c, depth, width := v[i], 0, 1
-		switch {
-		case c == '%':
+		if c == '%' {
 			if c, depth, width = unit(v, i); width == 0 {
 				i++
 				continue
 			}
-		case !ends[c]:
-			i++
-			continue
 		}
 		switch c {
 		case '\t', '\n', '\r':
@@ -128,23 +222,19 @@ func valueEnd(v []byte, start, d int) int {
 	return len(v)
 }
 
-// MayHaveParam reports, cheaply, whether v could hold a pair: whether it
-// has a literal '=' or what may be an encoded one ("%3D", "253D").
+// MayHaveParam reports, cheaply, whether v holds a pair: whether it has
+// a literal '=' or an encoded one ("%3D", "%253D", ...).
 func MayHaveParam(v []byte) bool {
-	if bytes.IndexByte(v, '=') >= 0 {
-		return true
-	}
-	for i := 1; i+1 < len(v); i++ {
-		j := bytes.IndexByte(v[i:len(v)-1], '3')
-		if j < 0 {
-			return false
-		}
-		i += j
-		if d := v[i+1]; (d == 'D' || d == 'd') && (v[i-1] == '%' || v[i-1] == '5' && i >= 2 && v[i-2] == '2') {
-			return true
-		}
-	}
-	return false
+	return bytes.IndexByte(v, '=') >= 0 || hasEncodedEq(v)
+}
+
+// hasEncodedEq is kept out of MayHaveParam so that MayHaveParam, and
+// its common case, is inlined.
+//
+//go:noinline
+func hasEncodedEq(v []byte) bool {
+	start, _, _ := nextEncodedEq(v, 0)
+	return start < len(v)
 }
 
 // unit decodes the percent-encoded character that starts at v[i] == '%':

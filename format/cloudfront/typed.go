@@ -55,7 +55,10 @@ func ParseNumbers(ev *keymeter.Event) error {
 	}
 	for _, c := range ints {
 		if v := ev.Fields[c.f]; !isNull(v) {
-			n, ok := lex.Int(v)
+			n, ok := lex.Uint(v)
+			if !ok {
+				n, ok = lex.Int(v) // leading zeros, or 19 digits
+			}
 			if !ok {
 				return numberError(c.f, v, true, "larger than 9223372036854775807")
 			}
@@ -71,7 +74,10 @@ func ParseNumbers(ev *keymeter.Event) error {
 	}
 	for _, c := range small {
 		if v := ev.Fields[c.f]; !isNull(v) {
-			n, ok := lex.Int(v)
+			n, ok := lex.Uint(v)
+			if !ok {
+				n, ok = lex.Int(v) // leading zeros, or 19 digits
+			}
 			if !ok || n > 1<<31-1 {
 				return numberError(c.f, v, true, "larger than 2147483647")
 			}
@@ -161,6 +167,13 @@ func parseTime(ev *keymeter.Event) error {
 // "12", "1.5", ".5", leading zeros allowed) into milliseconds, rounding
 // half up beyond the third decimal, up to 2147483.647 seconds.
 func ParseSeconds(b []byte) (int32, bool) {
+	if n := len(b); n >= 5 && n <= 10 && b[n-4] == '.' { // what CloudFront writes: "0.082"
+		whole, ok1 := lex.Digits(b[:n-4])
+		frac, ok2 := lex.Digits(b[n-3:])
+		if ok1 && ok2 && whole <= 2147483 && whole*1000+frac <= 1<<31-1 {
+			return int32(whole*1000 + frac), true
+		}
+	}
 	ms, ok := lex.Decimal(b, 3, true)
 	if !ok || ms > 1<<31-1 {
 		return 0, false
@@ -206,7 +219,14 @@ func dateProblem(b []byte) string {
 // timestamp(ms) of standard logging v2). Times after 9999-12-31 are
 // rejected.
 func ParseEpoch(b []byte) (int64, bool) {
-	const maxSeconds = 253402300799 // 9999-12-31T23:59:59Z
+	const maxSeconds = 253402300799   // 9999-12-31T23:59:59Z
+	if len(b) == 14 && b[10] == '.' { // what real-time logs write: "1671005351.148"
+		secs, ok1 := lex.Digits(b[:10])
+		ms, ok2 := lex.Digits(b[11:])
+		if ok1 && ok2 {
+			return secs*1e6 + ms*1000, true
+		}
+	}
 	dot := bytes.IndexByte(b, '.')
 	if dot < 0 {
 		n, ok := lex.Int(b)
