@@ -346,6 +346,11 @@ func FuzzParse(f *testing.F) {
 			if ok && err != nil {
 				t.Fatalf("ok with error %v", err)
 			}
+			if errors.Is(err, cloudfront.ErrBadNumber) || errors.Is(err, cloudfront.ErrBadTime) {
+				if msg := err.Error(); !strings.Contains(msg, `: "`) || !strings.HasSuffix(msg, ")") {
+					t.Fatalf("reject %q does not quote the value and say why", msg)
+				}
+			}
 			if !ok || err != nil {
 				continue
 			}
@@ -354,6 +359,10 @@ func FuzzParse(f *testing.F) {
 			}
 			if ev.Time < -62135596800e6 || ev.Time > 253402300799e6 {
 				t.Fatalf("accepted %q with time %d", l, ev.Time)
+			}
+			if ev.Status < -1 || ev.Status > 999 || ev.BytesSent < -1 || ev.BytesReceived < -1 || ev.ContentLen < -1 ||
+				ev.RangeStart < -1 || ev.RangeEnd < -1 || ev.TimeTaken < -1 || ev.TimeToFirstByte < -1 || ev.ClientPort < -1 {
+				t.Fatalf("accepted %q with a number out of range: %+v", l, ev)
 			}
 			for _, f := range []keymeter.Field{keymeter.FieldQuery, keymeter.FieldUserAgent, keymeter.FieldForwardedFor} {
 				cloudfront.Decode(nil, f, ev.Fields[f])
