@@ -44,6 +44,7 @@ func TestFromQuery(t *testing.T) {
 		{"an encoded pair is not the request's", "cf_api_key%253Dencoded", ""},
 		{"the request's key beside a nested one", "next=%252Fv1%253Fcf_api_key%253Dnested&apikey=mine", "mine"},
 		{"value encoded twice", "api_key=" + loggen.CloudFrontEscape(loggen.ClientEscape(key)) + "&x=1", key},
+		{"a space before the '=' is another name", "api_key%20=spaced", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -89,6 +90,7 @@ func TestRedact(t *testing.T) {
 		{"user agent", "MyApp/1.0%20(apikey=SECRETC)", "MyApp/1.0%20(apikey=" + fp("SECRETC)")},
 		{"header list", "host:a%0Acookie:x=1;%20API_KEY%3DSECRETD%0Aua:u", "host:a%0Acookie:x=1;%20API_KEY%3D" + fp("SECRETD") + "%0Aua:u"},
 		{"JSON record", `{"path":"/x?api_key=SECRETE","ua":"u"}`, `{"path":"/x?api_key=` + fp("SECRETE") + `","ua":"u"}`},
+		{"space before the '='", "api_key%20=SECRETG&x=1", "api_key%20=" + fp("SECRETG") + "&x=1"},
 		{"reject reason", `not a valid number: "cf_api_key=SECRETF" (not a decimal number)`, `not a valid number: "cf_api_key=` + fp("SECRETF") + `" (not a decimal number)`},
 	}
 	for _, tt := range tests {

@@ -15,7 +15,9 @@ import "bytes"
 //
 //   - a name is a run of letters, digits and - . _ ~ before an '=': it
 //     starts after any other character (? & ; / , : space, a tab, ...),
-//     or at the start;
+//     or at the start. Spaces between a name and its '=' (' ', a '+'
+//     standing as it is, or a space encoded any number of times) are not
+//     part of the name: "k%20=v" holds k, spaced;
 //   - the value after an '=' of depth d runs to the next '&' of depth d
 //     or less; to a tab, CR or LF standing as it is or encoded once (what
 //     separates the fields of a record and the headers of cs-headers); to
@@ -31,7 +33,8 @@ import "bytes"
 
 // Param locates one name=value pair in a logged value: the name is
 // v[NameStart:NameEnd], the value v[ValueStart:ValueEnd], both as
-// logged, and the '=' between them lies in v[NameEnd:ValueStart].
+// logged, and the '=' between them (after spaces, if Spaced) lies in
+// v[NameEnd:ValueStart].
 type Param struct {
 	NameStart, NameEnd, ValueStart, ValueEnd int
 	// Depth is how many times the '=' was percent-encoded: 0 for a literal
@@ -42,15 +45,18 @@ type Param struct {
 	// AfterDepth its depth; After is 0 when the name starts v.
 	After      byte
 	AfterDepth int
+	// Spaced is set when spaces stand between the name and the '='.
+	Spaced bool
 }
 
 // InQuery reports whether the pair is a parameter of the query string v
 // is: it starts v or follows an '&' (or a ';', which some applications
-// take for one), and its '=' and that separator stand as they are, as the
-// client sent them. The application reads such a pair as a parameter;
-// it reads any other as part of a path or of another parameter's value.
+// take for one), its '=' and that separator stand as they are, as the
+// client sent them, and no space stands before the '='. The application
+// reads such a pair as a parameter of that name; it reads any other as
+// part of a path or of another parameter's value, or under another name.
 func (p Param) InQuery() bool {
-	return p.Depth == 0 && (p.After == 0 || (p.After == '&' || p.After == ';') && p.AfterDepth == 0)
+	return p.Depth == 0 && !p.Spaced && (p.After == 0 || (p.After == '&' || p.After == ';') && p.AfterDepth == 0)
 }
 
 // ValueDecodings returns how many times the value must be decoded to read
@@ -120,14 +126,16 @@ func (s *ParamScanner) Next(from int) (Param, bool) {
 	if q >= len(v) {
 		return Param{}, false
 	}
-	// The name starts after the last byte before q that is neither a name
-	// character nor a '%' (which may start an encoded name character) ...
-	start, pct := q, false
+	// The name ends before the spaces in front of q, and starts after the
+	// last byte before them that is neither a name character nor a '%'
+	// (which may start an encoded name character) ...
+	end := trimSpaces(v, from, q)
+	start, pct := end, false
 	for start > from && (nameChar[v[start-1]] || v[start-1] == '%') {
 		pct = pct || v[start-1] == '%'
 		start--
 	}
-	p := Param{NameStart: start, NameEnd: q, ValueStart: q + width, Depth: depth}
+	p := Param{NameStart: start, NameEnd: end, ValueStart: q + width, Depth: depth, Spaced: end < q}
 	switch {
 	case start > from:
 		p.After = v[start-1]
@@ -135,11 +143,11 @@ func (s *ParamScanner) Next(from int) (Param, bool) {
 		p.After = '=' // from is a ValueStart; a ValueEnd's terminator is v[from]
 	}
 	// ... or after an encoded character in between that is not one.
-	i := q
+	i := end
 	if pct {
-		i = start + bytes.IndexByte(v[start:q], '%')
+		i = start + bytes.IndexByte(v[start:end], '%')
 	}
-	for i < q {
+	for i < end {
 		if v[i] != '%' {
 			i++
 			continue
@@ -154,6 +162,29 @@ func (s *ParamScanner) Next(from int) (Param, bool) {
 		i += w
 	}
 	return p, true
+}
+
+// trimSpaces returns where the spaces that end v[from:end] start: ' ',
+// '+' and encoded spaces ("%20", "%2520", ...).
+func trimSpaces(v []byte, from, end int) int {
+	for end > from {
+		switch c := v[end-1]; {
+		case c == ' ' || c == '+':
+			end--
+			continue
+		case c == '0' && end-3 >= from && v[end-2] == '2':
+			k := end - 3
+			for k-1 > from && v[k] == '5' && v[k-1] == '2' {
+				k -= 2
+			}
+			if v[k] == '%' {
+				end = k
+				continue
+			}
+		}
+		return end
+	}
+	return end
 }
 
 // ValueEnd returns where the value of p, found by s, ends.

@@ -14,24 +14,35 @@ func referenceNextParam(v []byte, from int) (Param, bool) {
 	if from > 0 {
 		p.After = '=' // from is a ValueStart, or a ValueEnd, whose terminator comes next
 	}
+	spaces := -1 // where a run of spaces after the name starts
+	var spaceC byte
+	var spaceDepth int
 	for i := from; i < len(v); {
 		c, depth, width := v[i], 0, 1
-		switch {
-		case nameChar[c]:
-			i++
-			continue
-		case c == '%':
+		if c == '%' {
 			if c, depth, width = unit(v, i); width == 0 {
 				c, depth, width = '%', 0, 1
 			}
 		}
 		switch {
+		case nameChar[c]:
+			if spaces >= 0 { // the spaces were not in front of an '='
+				p.NameStart, p.After, p.AfterDepth, spaces = i, spaceC, spaceDepth, -1
+			}
 		case c == '=':
 			p.NameEnd, p.ValueStart, p.Depth = i, i+width, depth
+			if spaces >= 0 {
+				p.NameEnd, p.Spaced = spaces, true
+			}
 			p.ValueEnd = valueEnd(v, p.ValueStart, depth)
 			return p, true
-		case !nameChar[c]:
-			p.NameStart, p.After, p.AfterDepth = i+width, c, depth
+		case c == ' ' || c == '+' && depth == 0:
+			if spaces < 0 {
+				spaces = i
+			}
+			spaceC, spaceDepth = c, depth
+		default:
+			p.NameStart, p.After, p.AfterDepth, spaces = i+width, c, depth, -1
 		}
 		i += width
 	}
@@ -46,6 +57,7 @@ func FuzzParamScanner(f *testing.F) {
 		"a=1&b=2", "/v1/items%253Fcf_api_key%253DKEY%2526x%253D1", "%25%3D", "%2%253D", "%5253D=x", "%%3D",
 		"a=b;%20api_key=S;%20c=d", "host:a%0Acookie:api_key=K%0Aua:x", "%zz=1", "x%3D%3D=%253d&",
 		"next=%252Fv1%253Fapi_key%253DKEY%2526page%253D2", `"path":"/x?api_key=K","ua":"u"`,
+		"api_key%20=K", "a +%2520 =x&b%20c=d", "+=x", "%25%20=x", "k%2%20=v",
 	} {
 		f.Add([]byte(s))
 	}

@@ -10,7 +10,8 @@ import (
 )
 
 // params lists every pair NextParam finds in v, as name=value@depth, with
-// a leading & when the pair is a query parameter (InQuery).
+// a leading & when the pair is a query parameter (InQuery) and " spaced"
+// when spaces stand before its '='.
 func params(v string) []string {
 	var out []string
 	for from := 0; ; {
@@ -19,6 +20,9 @@ func params(v string) []string {
 			return out
 		}
 		s := fmt.Sprintf("%s=%s@%d", v[p.NameStart:p.NameEnd], v[p.ValueStart:p.ValueEnd], p.Depth)
+		if p.Spaced {
+			s += " spaced"
+		}
 		if p.InQuery() {
 			s = "&" + s
 		}
@@ -54,6 +58,10 @@ func TestNextParam(t *testing.T) {
 		{"x\tapi_key=K\ty", []string{"api_key=K@0"}},
 		{`"path":"/x?api_key=K","ua":"u"`, []string{"api_key=K@0"}},
 		{`api_key="K"`, []string{`&api_key="K@0`}},
+		// Spaces before the '=' are not part of the name.
+		{"api_key%20=K&x=1", []string{"api_key=K@0 spaced", "&x=1@0"}},
+		{"a=1&api_key+%2520 =K", []string{"&a=1@0", "api_key=K@0 spaced"}},
+		{"a%20b=1", []string{"b=1@0"}},
 		// Not pairs.
 		{"100%", nil}, {"%zz=1", []string{"zz=1@0"}}, {"a%3", nil}, {"", nil},
 	}
