@@ -24,6 +24,9 @@ fuzz:
 	go test ./ingest -run '^$$' -fuzz '^FuzzIngest$$' -fuzztime 1000x -fuzzminimizetime 100x
 	go test . -run '^$$' -fuzz '^FuzzValidUTF8$$' -fuzztime 30s
 	go test ./format/cloudfront -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 30s
+	go test ./format/cloudfront -run '^$$' -fuzz '^FuzzNumericFields$$' -fuzztime 30s
+	go test ./format/cloudfront -run '^$$' -fuzz '^FuzzNextParam$$' -fuzztime 30s
+	go test ./format/cloudfront -run '^$$' -fuzz '^FuzzParamScanner$$' -fuzztime 30s
 	go test ./format/cloudfrontrt -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 30s
 	go test ./format/cloudfrontrt -run '^$$' -fuzz '^FuzzHeaders$$' -fuzztime 30s
 	go test ./ingest -run '^$$' -fuzz '^FuzzRedact$$' -fuzztime 30s
@@ -31,7 +34,9 @@ fuzz:
 	go test ./ingest -run '^$$' -fuzz '^FuzzRedactJSONKeys$$' -fuzztime 30s
 	go test ./format/apigateway -run '^$$' -fuzz '^FuzzJSONParser$$' -fuzztime 30s
 	go test ./format/apigateway -run '^$$' -fuzz '^FuzzCLFParser$$' -fuzztime 30s
+	go test ./format/apigateway -run '^$$' -fuzz '^FuzzNumbers$$' -fuzztime 30s
 	go test ./format/cloudwatch -run '^$$' -fuzz '^FuzzSubscriptionReader$$' -fuzztime 30s
 	go test ./format/cloudwatch -run '^$$' -fuzz '^FuzzParseExportLine$$' -fuzztime 30s
 	go test ./format/internal/lex -run '^$$' -fuzz '^FuzzUnquoteJSON$$' -fuzztime 30s
 	go test ./format/internal/lex -run '^$$' -fuzz '^FuzzScanJSONString$$' -fuzztime 30s
+	go test ./format/internal/lex -run '^$$' -fuzz '^FuzzInt$$' -fuzztime 30s

@@ -1,6 +1,8 @@
 package ingest
 
 import (
+	"bytes"
+
 	"github.com/zeebo/xxh3"
 
 	"github.com/keymeter/keymeter"
@@ -29,17 +31,59 @@ type encoder struct {
 	sent     map[uint64]struct{}
 	scratch  []byte
 	redacted [len(redactable)][]byte
+	clean    cleanValues // values of the repeating redactable fields without keys
+}
+
+// cleanValues remembers values known to hold no key parameter, so that
+// a value that repeats (a user agent, an Accept header) is looked
+// through about once. It is a direct-mapped cache of fixed size: a value
+// is only ever taken for clean when equal, byte for byte, to one that was.
+type cleanValues struct {
+	slots [64]struct {
+		n int
+		b [256]byte
+	}
+}
+
+func (c *cleanValues) slot(v []byte) int {
+	return (len(v)*31 + int(v[len(v)/2])*7 + int(v[len(v)-1])) & (len(c.slots) - 1)
+}
+
+// has reports whether v is known to be clean; v must not be empty.
+func (c *cleanValues) has(v []byte) bool {
+	s := &c.slots[c.slot(v)]
+	return s.n == len(v) && bytes.Equal(s.b[:s.n], v)
+}
+
+// add remembers that v, which must not be empty, is clean.
+func (c *cleanValues) add(v []byte) {
+	if len(v) <= len(c.slots[0].b) {
+		s := &c.slots[c.slot(v)]
+		s.n = copy(s.b[:], v)
+	}
 }
 
 // maxSent bounds the memory of encoder.sent; it is cleared when full,
 // which only costs a few repeated dictionary entries.
 const maxSent = 1 << 20
 
-// redactable lists the fields that can carry an API key in a URL, query
-// or cookie.
+// redactable lists the fields a client controls that can carry a key
+// parameter: the query, the path (and API Gateway's path), and the
+// headers logged on their own. cs-headers is redacted with the key
+// header (redactHeaders); header names cannot hold an '='.
 var redactable = [...]keymeter.Field{
 	keymeter.FieldQuery, keymeter.FieldURIStem, keymeter.FieldReferer, keymeter.FieldCookie,
+	keymeter.FieldUserAgent, keymeter.FieldForwardedFor, keymeter.FieldAccept, keymeter.FieldAcceptEncoding,
 }
+
+// repeats marks the redactable fields whose values repeat from request
+// to request (they go to dictionaries), for encoder.clean.
+var repeats = func() (r [len(redactable)]bool) {
+	for i, f := range redactable {
+		r[i] = f == keymeter.FieldUserAgent || f == keymeter.FieldAccept || f == keymeter.FieldAcceptEncoding
+	}
+	return r
+}()
 
 // newEncoder returns an encoder for the format asked for.
 func (in *Ingester) newEncoder(keys *keyFinder) *encoder {
@@ -128,19 +172,26 @@ const keyTag = 0x9e3779b97f4a7c15
 
 // redactFields replaces the fields of ev that may carry an API key by
 // copies with every key replaced by its fingerprint, and returns the key
-// found in the query string, which the request is attributed to.
+// found in the query string, which the request is attributed to. Keys
+// anywhere else (a query encoded inside the path, a referer, a cookie)
+// are hidden but are not the request's.
 func (e *encoder) redactFields(ev *keymeter.Event) (keymeter.KeyFingerprint, bool) {
 	var key keymeter.KeyFingerprint
 	var found bool
 	for i, f := range redactable {
 		v := ev.Fields[f]
-		if v == nil || !e.keys.mayContainKey(v) {
+		if len(v) < len("k=v") || repeats[i] && e.clean.has(v) {
+			continue
+		}
+		if !e.keys.mayContainKey(v) {
+			if repeats[i] {
+				e.clean.add(v)
+			}
 			continue
 		}
 		var fp keymeter.KeyFingerprint
 		var ok bool
-		e.redacted[i], fp, ok = e.keys.redact(e.redacted[i][:0], v)
-		ev.Fields[f] = e.redacted[i]
+		ev.Fields[f], fp, ok = e.keys.redactField(&e.redacted[i], v)
 		if ok && f == keymeter.FieldQuery {
 			key, found = fp, true
 		}

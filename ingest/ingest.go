@@ -45,7 +45,9 @@ type Config struct {
 	// like another format is refused (Summary.Failed) and not recorded.
 	Format string
 	// KeyParams are the query-string parameters that carry the API key, in
-	// order of precedence. Default: DefaultKeyParams.
+	// order of precedence (see keyFinder.redact), each made of letters,
+	// digits and - . _ ~; they are matched in any letter case. Default:
+	// DefaultKeyParams.
 	KeyParams []string
 	// KeyHeader is the request header that carries the API key, for
 	// formats that log request headers (cloudfront-realtime); it takes
@@ -228,6 +230,9 @@ func New(store keymeter.Store, cfg Config) (*Ingester, error) {
 		}
 	}
 	if err := checkHeaderName(cfg.KeyHeader); err != nil {
+		return nil, err
+	}
+	if err := checkKeyParams(cfg.KeyParams); err != nil {
 		return nil, err
 	}
 	in := &Ingester{store: store, cfg: cfg, format: f, streamCommitRows: streamCommitRows, idSeed: recordIDSeed(cfg.Secret)}
@@ -681,6 +686,7 @@ func (wk *worker) read(ctx context.Context, obj *keymeter.Object, rc io.Reader) 
 		if tl := (*lineTooLong)(nil); errors.As(err, &tl) {
 			r.TextLen = tl.n
 		}
+		r.Field, r.Reason = wk.enc.redactText(r.Field), wk.enc.redactText(r.Reason)
 		r.Text = wk.redactLine(line)
 		rejects = append(rejects, r)
 		lines++

@@ -2,6 +2,8 @@ package ingest
 
 import (
 	"bytes"
+	"fmt"
+	"strings"
 
 	"github.com/keymeter/keymeter"
 	"github.com/keymeter/keymeter/format/cloudfront"
@@ -11,11 +13,29 @@ import (
 // unless configured otherwise, in order of precedence.
 var DefaultKeyParams = []string{"cf_api_key", "api_key", "apikey"}
 
+// checkKeyParams returns an EINVALID error naming every key parameter
+// that cannot be found in a query (see cloudfront.NextParam).
+func checkKeyParams(params []string) error {
+	var bad []string
+	for _, p := range params {
+		if !cloudfront.IsParamName(p) {
+			bad = append(bad, fmt.Sprintf("%q", p))
+		}
+	}
+	if bad != nil {
+		return keymeter.Errorf(keymeter.EINVALID, "key parameter %s: a key parameter's name is letters, digits and - . _ ~", strings.Join(bad, ", "))
+	}
+	return nil
+}
+
 // keyFinder finds API keys in logged query strings and hides them. It
 // keeps fingerprints of the keys it has seen in memory only: raw keys
 // never leave it.
 type keyFinder struct {
-	params  [][]byte
+	params [][]byte
+	// first marks the bytes a key parameter's name can start with as
+	// logged: their first letters, in either case, and '%'.
+	first   [256]bool
 	fp      *keymeter.Fingerprinter
 	cache   map[string]keymeter.KeyFingerprint
 	buf1    []byte
@@ -28,8 +48,16 @@ const maxCachedKeys = 1 << 16
 
 func newKeyFinder(params []string, secret []byte) *keyFinder {
 	k := &keyFinder{fp: keymeter.NewFingerprinter(secret), cache: make(map[string]keymeter.KeyFingerprint)}
+	k.first['%'] = true
 	for _, p := range params {
 		k.params = append(k.params, []byte(p))
+		if p != "" {
+			c := p[0]
+			k.first[c] = true
+			if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' {
+				k.first[c^0x20] = true
+			}
+		}
 	}
 	return k
 }
@@ -56,109 +84,125 @@ func (k *keyFinder) fromQuery(query []byte) (keymeter.KeyFingerprint, bool) {
 	return fp, ok
 }
 
-// keyOf returns the fingerprint of a key parameter's logged value, which
-// is decoded twice: once for CloudFront's encoding, once for the
-// client's. A '+' stays a '+'.
-func (k *keyFinder) keyOf(value []byte) keymeter.KeyFingerprint {
+// keyOf returns the fingerprint of a key parameter's logged value,
+// decoded as many times as p says the application decodes it (twice for
+// a query parameter: once for CloudFront's encoding, once for the
+// client's). A '+' stays a '+'.
+func (k *keyFinder) keyOf(value []byte, p cloudfront.Param) keymeter.KeyFingerprint {
 	if bytes.IndexByte(value, '%') < 0 {
 		return k.fingerprint(value)
 	}
-	k.buf1 = cloudfront.Unescape(k.buf1[:0], value)
-	k.buf2 = cloudfront.Unescape(k.buf2[:0], k.buf1)
-	return k.fingerprint(k.buf2)
+	k.buf1, k.buf2 = cloudfront.UnescapeTimes(k.buf1[:0], k.buf2, value, p.ValueDecodings())
+	return k.fingerprint(k.buf1)
 }
 
-// rank returns the precedence of a parameter name, or len(params) when
-// it is not a key parameter.
+// maxNameDecodings bounds how many times a parameter's name is decoded
+// to compare it with the key parameters.
+const maxNameDecodings = 4
+
+// rank returns the precedence of a parameter name, or -1 when it is not a
+// key parameter: the position of the configured name it equals, or,
+// after all of them, of the one it equals but for ASCII letter case. The
+// name is compared decoded (an encoded "api%5Fkey" is api_key) and
+// without surrounding spaces.
 func (k *keyFinder) rank(name []byte) int {
+	if len(name) == 0 || !k.first[name[0]] {
+		return -1 // most names, quickly
+	}
+	if bytes.IndexByte(name, '%') >= 0 { // rare
+		k.buf1, k.buf2 = cloudfront.UnescapeTimes(k.buf1[:0], k.buf2, name, maxNameDecodings)
+		name = bytes.TrimSpace(k.buf1)
+	}
 	for i, p := range k.params {
 		if bytes.Equal(name, p) {
 			return i
 		}
 	}
-	if bytes.IndexByte(name, '%') >= 0 { // an encoded name: rare
-		k.buf1 = cloudfront.Unescape(k.buf1[:0], name)
-		k.buf2 = cloudfront.Unescape(k.buf2[:0], k.buf1)
-		decoded := bytes.TrimSpace(k.buf2)
-		for i, p := range k.params {
-			if bytes.Equal(decoded, p) {
-				return i
-			}
+	for i, p := range k.params {
+		if len(name) == len(p) && bytes.EqualFold(name, p) {
+			return len(k.params) + i
 		}
 	}
-	return len(k.params)
+	return -1
 }
 
 // redact appends v to dst with the value of every key parameter replaced
 // by the fingerprint of that value, and returns the fingerprint of the
-// key the request is attributed to: the value of the first configured
-// parameter present (in order of precedence), if any.
+// key the request is attributed to, if v is its query string.
 //
-// It works on query strings, URLs, cookies and whole tab-separated lines
-// alike: every '=' is looked at, a parameter name starts after any of
-// "?&;=/, " or a tab, and a key's value runs to the next '&', tab or the
-// end. A key's value is never cut at ';', so in a cookie the pairs after
-// a key are hidden with it, but no part of a key is ever left visible.
+// It works on query strings, URLs, cookies, header lists and whole
+// tab-separated lines alike, and finds key parameters however many times
+// they were percent-encoded (cloudfront.NextParam gives the grammar): a
+// key in a query inside the path ("/a%3Fapi_key%3DKEY"), in a URL passed
+// as a parameter ("next=%252Fa%253Fapi_key%253DKEY"), or named in
+// another letter case ("API_KEY=KEY"). A key's value is never cut at
+// ';', so in a cookie the pairs after a key are hidden with it, but no
+// part of a key is ever left visible.
+//
+// The key returned is the one the application reads from the query
+// string: a key parameter at its start or after an '&' (or ';'), with its
+// '=' and that separator sent as they are (cloudfront.Param.InQuery; any other belongs to a
+// path or to another parameter's value). Of those, the first one named
+// exactly as configured wins, in the configured order; then the first one
+// named so but for letter case, in the configured order.
 func (k *keyFinder) redact(dst, v []byte) ([]byte, keymeter.KeyFingerprint, bool) {
-	var best keymeter.KeyFingerprint
-	bestRank := len(k.params)
 	if !k.mayContainKey(v) {
-		return append(dst, v...), best, false
+		return append(dst, v...), keymeter.KeyFingerprint{}, false
 	}
-	for {
-		eqAt := bytes.IndexByte(v, '=')
-		if eqAt < 0 {
-			return append(dst, v...), best, bestRank < len(k.params)
-		}
-		nameStart := eqAt
-		for nameStart > 0 && !nameBoundary[v[nameStart-1]] {
-			nameStart--
-		}
-		valueEnd := eqAt + 1
-		for valueEnd < len(v) && v[valueEnd] != '&' && v[valueEnd] != '\t' {
-			valueEnd++
-		}
-		value := v[eqAt+1 : valueEnd]
-		r := len(k.params)
-		if len(value) > 0 {
-			r = k.rank(v[nameStart:eqAt])
-		}
-		dst = append(dst, v[:eqAt+1]...)
-		if r == len(k.params) {
-			v = v[eqAt+1:]
-			continue
-		}
-		fp := k.keyOf(value)
-		if r < bestRank {
-			best, bestRank = fp, r
-		}
-		dst = append(dst, fp.Fingerprint...)
-		v = v[valueEnd:]
+	out, hidden, fp, ok := k.hide(dst, v)
+	if !hidden {
+		out = append(dst, v...)
 	}
+	return out, fp, ok
 }
 
-// nameBoundary marks the bytes a parameter name can follow.
-var nameBoundary = func() (t [256]bool) {
-	for _, c := range []byte("?&;=/, \t") {
-		t[c] = true
+// redactField is redact for a field of an event that mayContainKey
+// said may hold one: it returns v itself when v holds no key, and else
+// *buf, reset and filled with v redacted.
+func (k *keyFinder) redactField(buf *[]byte, v []byte) ([]byte, keymeter.KeyFingerprint, bool) {
+	out, hidden, fp, ok := k.hide((*buf)[:0], v)
+	if !hidden {
+		return v, fp, ok
 	}
-	return t
-}()
+	*buf = out
+	return out, fp, ok
+}
+
+// hide does the work of redact, but appends to dst only when v holds a
+// key: hidden says whether it did.
+func (k *keyFinder) hide(dst, v []byte) (out []byte, hidden bool, best keymeter.KeyFingerprint, found bool) {
+	bestRank := -1
+	var sc cloudfront.ParamScanner
+	sc.Reset(v)
+	at := 0 // v[:at] is in dst
+	for from := 0; ; {
+		p, ok := sc.Next(from)
+		if !ok {
+			break
+		}
+		r := k.rank(v[p.NameStart:p.NameEnd])
+		if r >= 0 {
+			p.ValueEnd = sc.ValueEnd(p)
+		}
+		if r < 0 || p.ValueEnd == p.ValueStart {
+			from = p.ValueStart
+			continue
+		}
+		fp := k.keyOf(v[p.ValueStart:p.ValueEnd], p)
+		if p.InQuery() && (bestRank < 0 || r < bestRank) {
+			best, bestRank = fp, r
+		}
+		dst = append(dst, v[at:p.ValueStart]...)
+		dst = append(dst, fp.Fingerprint...)
+		at, from, hidden = p.ValueEnd, p.ValueEnd, true
+	}
+	if hidden {
+		dst = append(dst, v[at:]...)
+	}
+	return dst, hidden, best, bestRank >= 0
+}
 
 // mayContainKey reports whether v could hold a key parameter, cheaply.
 func (k *keyFinder) mayContainKey(v []byte) bool {
-	if bytes.IndexByte(v, '=') < 0 {
-		return false
-	}
-	if bytes.IndexByte(v, '%') >= 0 {
-		return true
-	}
-	for _, p := range k.params {
-		if bytes.Contains(v, p) {
-			return true
-		}
-	}
-	return false
+	return cloudfront.MayHaveParam(v)
 }
-
-var eq = []byte{'='}

@@ -17,8 +17,9 @@ import (
 // looked for in the key header first, then in the query string. Either
 // way, the key never reaches the store: the key header's value is
 // replaced by the key's fingerprint, key parameters in other headers
-// (a cookie, a referer) by theirs, and a key header that cannot be read
-// whole (CloudFront's 800-byte cut left only its start) by "redacted".
+// (a cookie, a referer; a header list's "%0A" ends a value as a tab
+// does) by theirs, and a key header that cannot be read whole
+// (CloudFront's 800-byte cut left only its start) by "redacted".
 
 // redactedValue replaces a key header's value that cannot be
 // fingerprinted: cut short, empty, or a repeat of the header.
@@ -30,7 +31,7 @@ type headerBufs struct {
 	repl     []byte // what replaces it
 	redacted []byte // cs-headers with the key header hidden
 	params   []byte // ... and key parameters in other headers too
-	reject   [2][]byte
+	reject   []byte
 }
 
 // checkHeaderName returns an EINVALID error unless name can be an HTTP
@@ -68,12 +69,23 @@ func (e *encoder) redactHeaders(ev *keymeter.Event) (keymeter.KeyFingerprint, cl
 		e.hdr.redacted = cloudfrontrt.RedactHeader(e.hdr.redacted[:0], headers, e.keyHeader, repl)
 		headers = e.hdr.redacted
 	}
-	if e.keys.mayHaveHeaderParams(headers) {
-		e.hdr.params = e.keys.redactHeaderParams(e.hdr.params[:0], headers)
-		headers = e.hdr.params
+	if e.keys.mayContainKey(headers) {
+		headers, _, _ = e.keys.redactField(&e.hdr.params, headers)
 	}
 	ev.Fields[keymeter.FieldHeaders] = headers
 	return fp, state
+}
+
+// redactText returns the reason or the field name of a reject with every
+// key in it hidden, as redactRecord hides them in its text: a reason
+// quotes the value it rejects, and a layout that does not fit the
+// records (a wrong --fields of the right length) can put any field,
+// a query with its key, where a number was expected.
+func (e *encoder) redactText(s string) string {
+	if s == "" {
+		return s
+	}
+	return string(e.redactRecord(nil, []byte(s)))
 }
 
 // redactRecord appends a record as read (a rejected one) to dst with
@@ -100,85 +112,11 @@ func (e *encoder) redactRecord(dst, record []byte) []byte {
 				break
 			}
 		}
-		e.hdr.reject[0] = cloudfrontrt.RedactHeader(e.hdr.reject[0][:0], record, e.keyHeader, repl)
-		e.hdr.reject[1] = e.keys.redactHeaderParams(e.hdr.reject[1][:0], e.hdr.reject[0])
-		record = e.hdr.reject[1]
+		e.hdr.reject = cloudfrontrt.RedactHeader(e.hdr.reject[:0], record, e.keyHeader, repl)
+		record = e.hdr.reject
 	}
 	out, _, _ := e.keys.redact(dst, record)
 	return out
-}
-
-// mayHaveHeaderParams reports, cheaply, whether a header list could hold
-// a key parameter: whether the name before some '=' (back to a ':' or
-// any character redact takes to start a name) is a key parameter, or
-// could be one once decoded.
-func (k *keyFinder) mayHaveHeaderParams(list []byte) bool {
-	for i := 0; ; {
-		j := bytes.IndexByte(list[i:], '=')
-		if j < 0 {
-			return false
-		}
-		j += i
-		start := j
-		for start > i && !nameBoundary[list[start-1]] && list[start-1] != ':' {
-			start--
-		}
-		name := list[start:j]
-		if bytes.IndexByte(name, '%') >= 0 {
-			return true
-		}
-		for _, p := range k.params {
-			if bytes.Equal(name, p) {
-				return true
-			}
-		}
-		i = j + 1
-	}
-}
-
-// redactHeaderParams appends a header list (cs-headers: "name:value"
-// entries each ended by "%0A"; a tab ends one too, so that whole records
-// work) to dst with every key parameter in a header's value replaced by
-// its fingerprint, as redact does in a query string: keys in a cookie or
-// a referer URL.
-func (k *keyFinder) redactHeaderParams(dst, list []byte) []byte {
-	for len(list) > 0 {
-		end, next := entryEnd(list)
-		entry := list[:end]
-		if c := bytes.IndexByte(entry, ':'); c >= 0 && k.mayContainKey(entry[c+1:]) {
-			dst = append(dst, entry[:c+1]...)
-			dst, _, _ = k.redact(dst, entry[c+1:])
-		} else {
-			dst = append(dst, entry...)
-		}
-		dst = append(dst, list[end:next]...)
-		list = list[next:]
-	}
-	return dst
-}
-
-// entryEnd returns where the first entry of a header list ends, at
-// "%0A" (or "%0a") or a tab, and where the next one starts.
-func entryEnd(list []byte) (end, next int) {
-	tab := bytes.IndexByte(list, '\t')
-	if tab < 0 {
-		tab = len(list)
-	}
-	for i := 0; i < tab; {
-		j := bytes.IndexByte(list[i:tab], '%')
-		if j < 0 {
-			break
-		}
-		j += i
-		if j+2 < len(list) && list[j+1] == '0' && (list[j+2] == 'A' || list[j+2] == 'a') {
-			return j, j + 3
-		}
-		i = j + 1
-	}
-	if tab < len(list) {
-		return tab, tab + 1
-	}
-	return len(list), len(list)
 }
 
 // recordIDSeed derives the seed of record hashes from the secret.

@@ -272,7 +272,8 @@ func (r *streamReader) reject(shard, seq string, line []byte, err error) keymete
 	if errors.As(err, &pe) {
 		rj.Field, rj.Reason = pe.Field, pe.Err.Error()
 	}
-	r.redact = r.enc.redactRecord(r.redact[:0], line)
+	rj.Field, rj.Reason = r.enc.redactText(rj.Field), r.enc.redactText(rj.Reason)
+	r.redact = r.enc.redactRecord(r.redact[:0], bytes.TrimRight(line, "\r\n"))
 	rj.Text = keymeter.CutText(string(r.redact), keymeter.MaxRejectText)
 	return rj
 }

@@ -20,6 +20,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/keymeter/keymeter"
+	"github.com/keymeter/keymeter/format/cloudfront"
 	"github.com/keymeter/keymeter/format/cloudfrontrt"
 	"github.com/keymeter/keymeter/store/duckdb"
 )
@@ -198,8 +199,8 @@ func (cfg *Config) Validate() error {
 		problems = append(problems, err.Error())
 	}
 	for i, p := range cfg.KeyParams {
-		if p == "" || strings.ContainsAny(p, "&=\t ") {
-			problems = append(problems, fmt.Sprintf("key_params[%d]: %q is not a query parameter name", i, p))
+		if !cloudfront.IsParamName(p) {
+			problems = append(problems, fmt.Sprintf("key_params[%d]: %q is not a query parameter name keymeter can find (letters, digits and - . _ ~)", i, p))
 		}
 	}
 	problems = append(problems, cfg.APIGateway.problems()...)

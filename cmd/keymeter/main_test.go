@@ -94,10 +94,11 @@ func TestConfigFile(t *testing.T) {
 	if r.code != exitUsage || !strings.Contains(r.stderr, "unknown_setting") || !strings.Contains(r.stderr, "line 2") {
 		t.Errorf("bad config: %+v", r)
 	}
-	writeFile(t, cfg, "key_params: ['a=b', '']\n")
+	writeFile(t, cfg, "key_params: ['a=b', '', 'auth[key]', api-Key.v2~]\n")
 	r = c.run("usage", "--config", cfg)
-	if r.code != exitUsage || !strings.Contains(r.stderr, `key_params[0]: "a=b"`) || !strings.Contains(r.stderr, `key_params[1]: ""`) {
-		t.Errorf("invalid values must all be reported: %+v", r)
+	if r.code != exitUsage || !strings.Contains(r.stderr, `key_params[0]: "a=b"`) || !strings.Contains(r.stderr, `key_params[1]: ""`) ||
+		!strings.Contains(r.stderr, `key_params[2]: "auth[key]"`) || strings.Contains(r.stderr, "key_params[3]") {
+		t.Errorf("invalid values must all be reported, and only they: %+v", r)
 	}
 	if r := c.run("usage", "--config", "/no/such/config.yaml"); r.code != exitUsage {
 		t.Errorf("missing explicit config: %+v", r)

@@ -228,10 +228,13 @@ func (p *Parser) Parse(record []byte, ev *keymeter.Event) (bool, error) {
 	} else {
 		err = p.parseJSON(record)
 	}
+	if err == nil {
+		err = p.fill(ev)
+	}
 	if err != nil {
 		return false, err
 	}
-	return true, p.fill(ev)
+	return true, nil
 }
 
 // set records v as the value of every slot the key just scanned fills.
@@ -296,13 +299,13 @@ func (p *Parser) fill(ev *keymeter.Event) error {
 	case !isNull(v[sRequestTimeEpoch]):
 		us, ok := parseEpoch(v[sRequestTimeEpoch])
 		if !ok {
-			return p.fieldError(sRequestTimeEpoch, ErrBadTime)
+			return p.valueError(sRequestTimeEpoch, ErrBadTime, epochProblem(v[sRequestTimeEpoch]))
 		}
 		ev.Time = us
 	case !isNull(v[sRequestTime]):
 		us, ok := ParseCLFTime(v[sRequestTime])
 		if !ok {
-			return p.fieldError(sRequestTime, ErrBadTime)
+			return p.valueError(sRequestTime, ErrBadTime, clfTimeProblem(v[sRequestTime]))
 		}
 		ev.Time = us
 	default:
@@ -310,16 +313,19 @@ func (p *Parser) fill(ev *keymeter.Event) error {
 	}
 
 	if s := v[sStatus]; !isNull(s) {
-		n, ok := lex.Uint(s)
-		if !ok || len(s) != 3 {
-			return p.fieldError(sStatus, ErrBadNumber)
+		n, ok := lex.Digits(s)
+		if !ok || len(s) > 3 {
+			return p.numberError(sStatus, "a status has 1 to 3 digits")
 		}
 		ev.Status = int32(n)
 	}
 	if s := v[sResponseLength]; !isNull(s) {
 		n, ok := lex.Uint(s)
 		if !ok {
-			return p.fieldError(sResponseLength, ErrBadNumber)
+			n, ok = lex.Int(s) // leading zeros, or 19 digits
+		}
+		if !ok {
+			return p.numberError(sResponseLength, "larger than 9223372036854775807")
 		}
 		ev.BytesSent = n
 	}
@@ -330,8 +336,11 @@ func (p *Parser) fill(ev *keymeter.Event) error {
 	}{{sIntegrationLatency, &x.IntegrationLatency}, {sResponseLatency, &x.ResponseLatency}} {
 		if s := v[l.s]; !isNull(s) {
 			n, ok := lex.Uint(s)
+			if !ok {
+				n, ok = lex.Int(s) // leading zeros, or 19 digits
+			}
 			if !ok || n > 1<<31-1 {
-				return p.fieldError(l.s, ErrBadNumber)
+				return p.numberError(l.s, "more than 2147483647 milliseconds")
 			}
 			*l.dst = int32(n)
 		}
@@ -368,8 +377,25 @@ func (p *Parser) TimeField() string {
 	return p.name(sRequestTime)
 }
 
-func (p *Parser) fieldError(s slot, err error) error {
-	return &keymeter.ParseError{Field: p.name(s), Err: err}
+// valueError reports a bad value in slot s: err, the value quoted (its
+// start, if long) and why it is bad.
+func (p *Parser) valueError(s slot, err error, why string) error {
+	v := p.vals[s]
+	if len(v) > 40 {
+		v = append(v[:40:40], "..."...)
+	}
+	return &keymeter.ParseError{Field: p.name(s), Err: fmt.Errorf("%w: %q (%s)", err, v, why)}
+}
+
+// numberError reports a bad number in slot s: what lex.NumberProblem
+// finds wrong with it, or tooBig when it is a well-formed whole number
+// out of range.
+func (p *Parser) numberError(s slot, tooBig string) error {
+	why := lex.NumberProblem(p.vals[s], true)
+	if why == "" {
+		why = tooBig
+	}
+	return p.valueError(s, ErrBadNumber, why)
 }
 
 // isNull reports whether a value means "no value": absent, "" or "-".

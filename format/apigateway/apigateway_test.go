@@ -302,7 +302,7 @@ func TestNumbersAsStringsOrNumbers(t *testing.T) {
 		}
 	}
 	mustReject(t, `{`+base+`,"status":200.0}`, "status", ErrBadNumber, "")
-	mustReject(t, `{`+base+`,"status":"20"}`, "status", ErrBadNumber, "")
+	mustReject(t, `{`+base+`,"status":"2000"}`, "status", ErrBadNumber, "")
 	mustReject(t, `{`+base+`,"responseLength":-5}`, "responseLength", ErrBadNumber, "")
 	mustReject(t, `{`+base+`,"status":01}`, "status", ErrInvalidJSON, "expected ','")
 }
@@ -490,6 +490,107 @@ func TestValidate(t *testing.T) {
 	for _, want := range []string{"RequestID or ExtendedRequestID", "RequestTimeEpoch or RequestTime", "Status has an empty key", `"a..b"`, `"status" twice`} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("Validate() = %v; missing %q", err, want)
+		}
+	}
+}
+
+// TestNumericFields reads status, responseLength and the latencies in
+// every form a template can render them (strings or numbers, "-" when
+// unset), and rejects the rest with the value and what is wrong with it.
+func TestNumericFields(t *testing.T) {
+	tests := []struct {
+		key, value string // value as it stands in the JSON
+		get        func(*keymeter.Event, *Extra) int64
+		want       int64
+		reason     string // the reject's explanation, when rejected
+	}{
+		{"status", `"200"`, apiStatus, 200, ""},
+		{"status", `200`, apiStatus, 200, ""},
+		{"status", `"0"`, apiStatus, 0, ""},
+		{"status", `"000"`, apiStatus, 0, ""},
+		{"status", `"20"`, apiStatus, 20, ""},
+		{"status", `"-"`, apiStatus, -1, ""},
+		{"status", `-`, apiStatus, -1, ""},
+		{"status", `null`, apiStatus, -1, ""},
+		{"status", `"2000"`, apiStatus, 0, `"2000" (a status has 1 to 3 digits)`},
+		{"status", `200.0`, apiStatus, 0, `"200.0" (not a whole number)`},
+		{"status", `2e2`, apiStatus, 0, `"2e2" (exponent notation is not allowed)`},
+		{"status", `"OK"`, apiStatus, 0, `"OK" (not a decimal number)`},
+		{"responseLength", `"0"`, apiSent, 0, ""},
+		{"responseLength", `"000042"`, apiSent, 42, ""},
+		{"responseLength", `9223372036854775807`, apiSent, 1<<63 - 1, ""},
+		{"responseLength", `"9223372036854775808"`, apiSent, 0, `"9223372036854775808" (larger than 9223372036854775807)`},
+		{"responseLength", `-5`, apiSent, 0, `"-5" (negative)`},
+		{"responseLatency", `"0"`, apiTaken, 0, ""},
+		{"responseLatency", `56`, apiTaken, 56, ""},
+		{"responseLatency", `"0056"`, apiTaken, 56, ""},
+		{"responseLatency", `"2147483648"`, apiTaken, 0, `"2147483648" (more than 2147483647 milliseconds)`},
+		{"responseLatency", `"12.5"`, apiTaken, 0, `"12.5" (not a whole number)`},
+		{"integrationLatency", `"-"`, apiIntegration, -1, ""},
+		{"integrationLatency", `7`, apiIntegration, 7, ""},
+		{"integrationLatency", `"-7"`, apiIntegration, 0, `"-7" (negative)`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.key+"="+tt.value, func(t *testing.T) {
+			rec := `{` + base + `,"` + tt.key + `":` + tt.value + `}`
+			if tt.reason != "" {
+				mustReject(t, rec, tt.key, ErrBadNumber, tt.reason)
+				return
+			}
+			ev, x := mustParse(t, rec)
+			if got := tt.get(ev, x); got != tt.want {
+				t.Errorf("got %d, want %d", got, tt.want)
+			}
+		})
+	}
+}
+
+func apiStatus(ev *keymeter.Event, _ *Extra) int64     { return int64(ev.Status) }
+func apiSent(ev *keymeter.Event, _ *Extra) int64       { return ev.BytesSent }
+func apiTaken(ev *keymeter.Event, _ *Extra) int64      { return int64(ev.TimeTaken) }
+func apiIntegration(_ *keymeter.Event, x *Extra) int64 { return int64(x.IntegrationLatency) }
+
+// TestTimeFields reads requestTimeEpoch, as a string or a number, in
+// milliseconds (REST and WebSocket APIs) or seconds (HTTP APIs say only
+// "epoch-formatted"), and requestTime in CLF form; a value that is none of
+// these is rejected with what is wrong with it.
+func TestTimeFields(t *testing.T) {
+	tests := []struct {
+		members string
+		want    string // the time, when accepted
+		field   string // else the member rejected
+		reason  string // and the explanation
+	}{
+		{`"requestTimeEpoch":"1761037381123"`, "2025-10-21T09:03:01.123Z", "", ""},
+		{`"requestTimeEpoch":1761037381123`, "2025-10-21T09:03:01.123Z", "", ""},
+		{`"requestTimeEpoch":"1761037381"`, "2025-10-21T09:03:01Z", "", ""},
+		{`"requestTimeEpoch":1761037381`, "2025-10-21T09:03:01Z", "", ""},
+		{`"requestTimeEpoch":"1761037381.123"`, "2025-10-21T09:03:01.123Z", "", ""},
+		{`"requestTimeEpoch":1761037381.5`, "2025-10-21T09:03:01.5Z", "", ""},
+		{`"requestTimeEpoch":"001761037381123"`, "2025-10-21T09:03:01.123Z", "", ""},
+		{`"requestTime":"21/Oct/2025:09:03:01 +0000"`, "2025-10-21T09:03:01Z", "", ""},
+		{`"requestTime":"21/Oct/2025:11:03:01 +0200"`, "2025-10-21T09:03:01Z", "", ""},
+		{`"requestTime":"21/Oct/2025:09:03:01 +0000","requestTimeEpoch":"-"`, "2025-10-21T09:03:01Z", "", ""},
+		{`"requestTime":"31/Dec/2016:23:59:60 +0000"`, "2016-12-31T23:59:59Z", "", ""},
+		{`"requestTimeEpoch":"15518904"`, "", "requestTimeEpoch", `"15518904" (8 digits: want seconds (10 digits) or milliseconds (13 digits), a time from 2001 to 2286)`},
+		{`"requestTimeEpoch":"17610373811234"`, "", "requestTimeEpoch", `(14 digits: want seconds (10 digits) or milliseconds (13 digits)`},
+		{`"requestTimeEpoch":"1761037381123.5"`, "", "requestTimeEpoch", `"1761037381123.5" (milliseconds with a fraction)`},
+		{`"requestTimeEpoch":"-1761037381123"`, "", "requestTimeEpoch", `"-1761037381123" (negative)`},
+		{`"requestTimeEpoch":1.761037381123e12`, "", "requestTimeEpoch", `(exponent notation is not allowed)`},
+		{`"requestTimeEpoch":"2025-10-21T09:03:01Z"`, "", "requestTimeEpoch", `(not a decimal number)`},
+		{`"requestTime":"21/Oct/2025:09:03:01"`, "", "requestTime", `"21/Oct/2025:09:03:01" (want dd/MMM/yyyy:HH:mm:ss +hhmm)`},
+		{`"requestTime":"29/Feb/2025:09:03:01 +0000"`, "", "requestTime", `(no such date or time)`},
+		{`"requestTime":"21/Okt/2025:09:03:01 +0000"`, "", "requestTime", `(no such month: want Jan to Dec)`},
+	}
+	for _, tt := range tests {
+		rec := `{"requestId":"r",` + tt.members + `}`
+		if tt.field != "" {
+			mustReject(t, rec, tt.field, ErrBadTime, tt.reason)
+			continue
+		}
+		ev, _ := mustParse(t, rec)
+		if got := time.UnixMicro(ev.Time).UTC().Format(time.RFC3339Nano); got != tt.want {
+			t.Errorf("%s: time %s, want %s", rec, got, tt.want)
 		}
 	}
 }

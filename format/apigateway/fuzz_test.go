@@ -5,6 +5,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"math/big"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -114,5 +117,61 @@ func FuzzCLFParser(f *testing.F) {
 	f.Fuzz(func(t *testing.T, rec []byte) {
 		ok, err := p.Parse(rec, &ev)
 		checkAccepted(t, p, rec, ok, err, &ev)
+	})
+}
+
+// FuzzNumbers checks status, responseLength and requestTimeEpoch, logged
+// as strings, against a reference reading: a status is 1 to 3 digits, a
+// length a whole number an int64 holds, an epoch 13 digits of
+// milliseconds or 10 of seconds (with an optional fraction), leading
+// zeros aside; anything else is rejected with the value and a reason.
+func FuzzNumbers(f *testing.F) {
+	f.Add("200", "1234", "1551890421473")
+	f.Add("0", "0009223372036854775807", "1551890421.5")
+	f.Add("2000", "-1", "15518904")
+	digits := regexp.MustCompile(`^[0-9]+$`)
+	seconds := regexp.MustCompile(`^0*[1-9][0-9]{9}(\.[0-9]{0,9})?$`)
+	millis := regexp.MustCompile(`^0*[1-9][0-9]{12}$`)
+	p := NewJSONParser(DefaultMapping())
+	var ev keymeter.Event
+	f.Fuzz(func(t *testing.T, status, length, epoch string) {
+		for _, s := range []string{status, length, epoch} {
+			if s == "" || s == "-" || strings.ContainsAny(s, "\"\\") || strings.IndexFunc(s, func(r rune) bool { return r < 0x20 }) >= 0 {
+				return
+			}
+		}
+		rec := `{"requestId":"r","requestTimeEpoch":"` + epoch + `","status":"` + status + `","responseLength":"` + length + `"}`
+		ok, err := p.Parse([]byte(rec), &ev)
+
+		n, lerr := strconv.ParseInt(length, 10, 64)
+		lengthOK := digits.MatchString(length) && lerr == nil
+		statusOK := digits.MatchString(status) && len(status) <= 3
+		var wantTime int64
+		epochOK := true
+		switch {
+		case millis.MatchString(epoch):
+			ms, _ := strconv.ParseInt(epoch, 10, 64)
+			wantTime = ms * 1000
+		case seconds.MatchString(epoch):
+			r, _ := new(big.Rat).SetString(strings.TrimSuffix(epoch, "."))
+			r.Mul(r, big.NewRat(1e6, 1))
+			wantTime = new(big.Int).Quo(r.Num(), r.Denom()).Int64()
+		default:
+			epochOK = false
+		}
+		if !lengthOK || !statusOK || !epochOK {
+			var pe *keymeter.ParseError
+			if ok || !errors.As(err, &pe) || !strings.HasSuffix(pe.Err.Error(), ")") || !strings.Contains(pe.Err.Error(), `: "`) {
+				t.Fatalf("%s: got %v, %v; want a reject that quotes the value and says why", rec, ok, err)
+			}
+			return
+		}
+		if !ok || err != nil {
+			t.Fatalf("%s: rejected: %v", rec, err)
+		}
+		s, _ := strconv.ParseInt(status, 10, 64)
+		if ev.BytesSent != n || int64(ev.Status) != s || ev.Time != wantTime {
+			t.Fatalf("%s: read status %d, length %d, time %d; want %d, %d, %d", rec, ev.Status, ev.BytesSent, ev.Time, s, n, wantTime)
+		}
 	})
 }

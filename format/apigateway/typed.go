@@ -1,28 +1,79 @@
 package apigateway
 
-import "github.com/keymeter/keymeter/format/internal/lex"
+import (
+	"bytes"
+	"fmt"
 
-// parseEpoch parses $context.requestTimeEpoch into Unix microseconds. REST
-// APIs document it in milliseconds (13 digits for any date after 2001);
-// HTTP APIs only say "epoch-formatted", so 10 to 12 digits are read as
-// seconds. The two cannot be confused for dates between 1973 and 2286.
+	"github.com/keymeter/keymeter/format/internal/lex"
+)
+
+// parseEpoch parses $context.requestTimeEpoch into Unix microseconds.
+// REST and WebSocket APIs document it in milliseconds; HTTP APIs only say
+// "epoch-formatted". The unit is told by the number of digits, leading
+// zeros aside: 13 are milliseconds and 10 are seconds (with or without a
+// fraction), and the two cannot be confused for times from 2001 to 2286.
+// Any other number is rejected: it is no time from 2001 to 2286 in
+// either unit.
 func parseEpoch(b []byte) (int64, bool) {
-	n, ok := lex.Uint(b)
-	switch {
-	case !ok:
-		return 0, false
-	case len(b) >= 13 && len(b) <= 16:
-		return n * 1000, true
-	case len(b) >= 10 && len(b) <= 12:
-		return n * 1e6, true
+	if len(b) == 13 && b[0] != '0' { // milliseconds, as REST APIs log them
+		n, ok := lex.Uint(b)
+		return n * 1000, ok
+	}
+	dot := bytes.IndexByte(b, '.')
+	whole := b
+	if dot >= 0 {
+		whole = b[:dot]
+	}
+	switch significantDigits(whole) {
+	case 13:
+		if dot >= 0 {
+			return 0, false
+		}
+		n, ok := lex.Int(b)
+		return n * 1000, ok
+	case 10:
+		if dot >= 0 && len(b)-dot-1 > 9 {
+			return 0, false
+		}
+		return lex.Decimal(b, 6, false)
 	}
 	return 0, false
+}
+
+// epochProblem says why parseEpoch rejects b, for a reject reason.
+func epochProblem(b []byte) string {
+	if why := lex.NumberProblem(b, false); why != "" {
+		return why
+	}
+	dot := bytes.IndexByte(b, '.')
+	whole := b
+	if dot >= 0 {
+		whole = b[:dot]
+	}
+	switch n := significantDigits(whole); n {
+	case 13:
+		return "milliseconds with a fraction"
+	case 10:
+		return "more than 9 decimals"
+	default:
+		return fmt.Sprintf("%d digits: want seconds (10 digits) or milliseconds (13 digits), a time from 2001 to 2286", n)
+	}
+}
+
+// significantDigits returns the number of digits of b after its leading
+// zeros.
+func significantDigits(b []byte) int {
+	for len(b) > 0 && b[0] == '0' {
+		b = b[1:]
+	}
+	return len(b)
 }
 
 var months = [12]string{"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"}
 
 // ParseCLFTime parses $context.requestTime, "06/Mar/2019:16:40:21 +0000",
-// into Unix microseconds UTC, applying the offset.
+// into Unix microseconds UTC, applying the offset. A leap second (:60)
+// counts as :59, as Unix time does.
 func ParseCLFTime(b []byte) (int64, bool) {
 	if len(b) != 26 || b[2] != '/' || b[6] != '/' || b[11] != ':' || b[14] != ':' || b[17] != ':' || b[20] != ' ' {
 		return 0, false
@@ -55,4 +106,31 @@ func ParseCLFTime(b []byte) (int64, bool) {
 	}
 	secs := lex.DaysFromCivil(y, m, d)*86400 + h*3600 + mi*60 + s - off
 	return secs * 1e6, true
+}
+
+// clfShape reports whether b is laid out as dd/MMM/yyyy:HH:mm:ss +hhmm.
+func clfShape(b []byte) bool {
+	if len(b) != 26 || b[2] != '/' || b[6] != '/' || b[11] != ':' || b[14] != ':' || b[17] != ':' || b[20] != ' ' ||
+		(b[21] != '+' && b[21] != '-') {
+		return false
+	}
+	for _, i := range [...]int{0, 1, 7, 8, 9, 10, 12, 13, 15, 16, 18, 19, 22, 23, 24, 25} {
+		if !lex.IsDigit(b[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// clfTimeProblem says why ParseCLFTime rejects b, for a reject reason.
+func clfTimeProblem(b []byte) string {
+	if !clfShape(b) {
+		return "want dd/MMM/yyyy:HH:mm:ss +hhmm"
+	}
+	for _, name := range months {
+		if string(b[3:6]) == name {
+			return "no such date or time"
+		}
+	}
+	return "no such month: want Jan to Dec"
 }

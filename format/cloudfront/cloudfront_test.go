@@ -6,9 +6,13 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
 	"io"
+	"math/big"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -286,7 +290,8 @@ func TestParseSeconds(t *testing.T) {
 		ok   bool
 	}{
 		{"0.082", 82, true}, {"12", 12000, true}, {"1.5", 1500, true}, {"0.0005", 1, true}, {"0.0004", 0, true},
-		{"1.1000590226167435", 1100, true}, {"", 0, false}, {"-1", 0, false}, {"1.", 0, false}, {".5", 0, false}, {"1e3", 0, false},
+		{"1.1000590226167435", 1100, true}, {"", 0, false}, {"-1", 0, false}, {"1.", 1000, true}, {".5", 500, true}, {"1e3", 0, false},
+		{"0000000000012.5", 12500, true}, {"2147483.647", 1<<31 - 1, true}, {"2147483.6475", 0, false}, {".", 0, false},
 	}
 	for _, tt := range tests {
 		got, ok := cloudfront.ParseSeconds([]byte(tt.in))
@@ -304,7 +309,9 @@ func TestParseEpoch(t *testing.T) {
 	}{
 		{"1671005351.148", 1671005351148000, true}, {"1671005351", 1671005351000000, true},
 		{"1671005351148", 1671005351148000, true}, {"1671005351.1234567", 1671005351123456, true},
-		{"999999999999999999", 0, false}, {"253402300800", 0, false}, {"1.", 0, false}, {"", 0, false}, {"12a", 0, false},
+		{"999999999999999999", 0, false}, {"253402300800", 0, false}, {"1.", 1000000, true}, {"", 0, false}, {"12a", 0, false},
+		{"0001671005351.148", 1671005351148000, true}, {"253402300799.999999", 253402300799999999, true},
+		{"1671005351148.5", 0, false}, {"1671005351.1234567890", 0, false}, {"-1671005351", 0, false},
 	}
 	for _, tt := range tests {
 		got, ok := cloudfront.ParseEpoch([]byte(tt.in))
@@ -339,6 +346,11 @@ func FuzzParse(f *testing.F) {
 			if ok && err != nil {
 				t.Fatalf("ok with error %v", err)
 			}
+			if errors.Is(err, cloudfront.ErrBadNumber) || errors.Is(err, cloudfront.ErrBadTime) {
+				if msg := err.Error(); !strings.Contains(msg, `: "`) || !strings.HasSuffix(msg, ")") {
+					t.Fatalf("reject %q does not quote the value and say why", msg)
+				}
+			}
 			if !ok || err != nil {
 				continue
 			}
@@ -347,6 +359,10 @@ func FuzzParse(f *testing.F) {
 			}
 			if ev.Time < -62135596800e6 || ev.Time > 253402300799e6 {
 				t.Fatalf("accepted %q with time %d", l, ev.Time)
+			}
+			if ev.Status < -1 || ev.Status > 999 || ev.BytesSent < -1 || ev.BytesReceived < -1 || ev.ContentLen < -1 ||
+				ev.RangeStart < -1 || ev.RangeEnd < -1 || ev.TimeTaken < -1 || ev.TimeToFirstByte < -1 || ev.ClientPort < -1 {
+				t.Fatalf("accepted %q with a number out of range: %+v", l, ev)
 			}
 			for _, f := range []keymeter.Field{keymeter.FieldQuery, keymeter.FieldUserAgent, keymeter.FieldForwardedFor} {
 				cloudfront.Decode(nil, f, ev.Fields[f])
@@ -369,4 +385,208 @@ func BenchmarkParse(b *testing.B) {
 			b.Fatal(ok, err)
 		}
 	}
+}
+
+// withField returns line33 with the named field set to v.
+func withField(name, v string) string {
+	cols := strings.Split(line33, "\t")
+	names := strings.Fields(strings.TrimPrefix(strings.Split(header33, "\n")[1], "#Fields:"))
+	for i, n := range names {
+		if n == name {
+			cols[i] = v
+			return strings.Join(cols, "\t")
+		}
+	}
+	panic("no field " + name)
+}
+
+// TestNumericFields reads every numeric field of a standard log in every
+// form CloudFront writes, or that is unambiguous, and rejects the rest
+// with a reason that says what is wrong.
+func TestNumericFields(t *testing.T) {
+	const maxInt64 = "9223372036854775807"
+	tests := []struct {
+		field, value string
+		typed        string // the typed member the field fills
+		want         int64  // its value, when accepted
+		reason       string // the reject reason's explanation, when rejected
+	}{
+		// sc-status: 1 to 3 digits. 000 and 0 are a viewer that went away.
+		{"sc-status", "200", "status", 200, ""},
+		{"sc-status", "000", "status", 0, ""},
+		{"sc-status", "0", "status", 0, ""},
+		{"sc-status", "00", "status", 0, ""},
+		{"sc-status", "99", "status", 99, ""},
+		{"sc-status", "-", "status", -1, ""},
+		{"sc-status", "1000", "status", 0, "a status has 1 to 3 digits"},
+		{"sc-status", "0200", "status", 0, "a status has 1 to 3 digits"},
+		{"sc-status", "-1", "status", 0, "negative"},
+		{"sc-status", "2xx", "status", 0, "not a decimal number"},
+		{"sc-status", "200.0", "status", 0, "not a whole number"},
+		// Byte counts, lengths and ranges: any whole number an int64 holds.
+		{"sc-bytes", "0", "bytes_sent", 0, ""},
+		{"sc-bytes", "000123", "bytes_sent", 123, ""},
+		{"sc-bytes", "1000000000000000000", "bytes_sent", 1000000000000000000, ""},
+		{"sc-bytes", maxInt64, "bytes_sent", 1<<63 - 1, ""},
+		{"sc-bytes", "0000000000000000000000000042", "bytes_sent", 42, ""},
+		{"sc-bytes", "9223372036854775808", "bytes_sent", 0, "larger than 9223372036854775807"},
+		{"sc-bytes", "-5", "bytes_sent", 0, "negative"},
+		{"sc-bytes", "12.5", "bytes_sent", 0, "not a whole number"},
+		{"sc-bytes", "1e3", "bytes_sent", 0, "exponent notation is not allowed"},
+		{"sc-bytes", "", "bytes_sent", -1, ""},
+		{"cs-bytes", "0", "bytes_received", 0, ""},
+		{"cs-bytes", maxInt64, "bytes_received", 1<<63 - 1, ""},
+		{"cs-bytes", "12x4", "bytes_received", 0, "not a decimal number"},
+		{"sc-content-len", "-", "content_len", -1, ""},
+		{"sc-content-len", "0", "content_len", 0, ""},
+		{"sc-content-len", "570129.7648412298", "content_len", 0, "not a whole number"},
+		{"sc-range-start", "0", "range_start", 0, ""},
+		{"sc-range-end", "1048575", "range_end", 1048575, ""},
+		{"sc-range-end", "-1", "range_end", 0, "negative"},
+		// Ports and counts: 32-bit.
+		{"c-port", "0", "c_port", 0, ""},
+		{"c-port", "065535", "c_port", 65535, ""},
+		{"c-port", "2147483648", "c_port", 0, "larger than 2147483647"},
+		{"fle-encrypted-fields", "3", "fle_encrypted", 3, ""},
+		{"fle-encrypted-fields", "-", "fle_encrypted", -1, ""},
+		// Seconds with up to 3 decimals, into milliseconds.
+		{"time-taken", "0.001", "time_taken_ms", 1, ""},
+		{"time-taken", "0.082", "time_taken_ms", 82, ""},
+		{"time-taken", "0", "time_taken_ms", 0, ""},
+		{"time-taken", "12", "time_taken_ms", 12000, ""},
+		{"time-taken", ".5", "time_taken_ms", 500, ""},
+		{"time-taken", "2.", "time_taken_ms", 2000, ""},
+		{"time-taken", "0000000000012.5", "time_taken_ms", 12500, ""},
+		{"time-taken", "0.0005", "time_taken_ms", 1, ""},
+		{"time-taken", "2147483.647", "time_taken_ms", 1<<31 - 1, ""},
+		{"time-taken", "2147483.648", "time_taken_ms", 0, "more than 2147483.647 seconds"},
+		{"time-taken", "-0.001", "time_taken_ms", 0, "negative"},
+		{"time-taken", "0,082", "time_taken_ms", 0, "not a decimal number"},
+		{"time-to-first-byte", "0.050", "ttfb_ms", 50, ""},
+		{"time-to-first-byte", "-", "ttfb_ms", -1, ""},
+		{"time-to-first-byte", "1e-3", "ttfb_ms", 0, "exponent notation is not allowed"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.field+"="+tt.value, func(t *testing.T) {
+			recs := parseAll([]byte(header33 + withField(tt.field, tt.value)))
+			r := recs[len(recs)-1]
+			if tt.reason != "" {
+				want := fmt.Sprintf("%q (%s)", tt.value, tt.reason)
+				if r.Kind != "reject" || r.Field != tt.field || !strings.HasSuffix(r.Reason, want) {
+					t.Fatalf("got %s %s: %s; want a reject of %s ending %s", r.Kind, r.Field, r.Reason, tt.field, want)
+				}
+				return
+			}
+			if r.Kind != "event" {
+				t.Fatalf("rejected: %s: %s", r.Field, r.Reason)
+			}
+			if got := r.Typed[tt.typed]; got != tt.want {
+				t.Errorf("%s = %d, want %d", tt.typed, got, tt.want)
+			}
+		})
+	}
+}
+
+// TestTimeFields reads the date and time of standard logs and the
+// timestamp of standard logging v2, and explains the rejects.
+func TestTimeFields(t *testing.T) {
+	tests := []struct {
+		log    string
+		want   string // the time, when accepted
+		field  string // else the field rejected
+		reason string // and the explanation
+	}{
+		{header33 + withField("date", "2025-10-01"), "2025-10-01T12:00:00Z", "", ""},
+		{header33 + withField("date", "2024-02-29"), "2024-02-29T12:00:00Z", "", ""},
+		{header33 + withField("time", "00:00:00"), "2025-10-01T00:00:00Z", "", ""},
+		{header33 + withField("time", "23:59:59"), "2025-10-01T23:59:59Z", "", ""},
+		{header33 + withField("date", "2025-02-29"), "", "date", "no such day"},
+		{header33 + withField("date", "2025-13-01"), "", "date", "no such day"},
+		{header33 + withField("date", "1969-12-31"), "", "date", "before 1970"},
+		{header33 + withField("date", "2025/10/01"), "", "date", "want YYYY-MM-DD"},
+		{header33 + withField("date", "-"), "", "date", "want YYYY-MM-DD"},
+		{header33 + withField("time", "24:00:00"), "", "time", "no such time of day"},
+		{header33 + withField("time", "12:00"), "", "time", "want HH:MM:SS"},
+		{"#Fields: timestamp x-edge-request-id\n1671005351.148\tR\n", "2022-12-14T08:09:11.148Z", "", ""},
+		{"#Fields: timestamp x-edge-request-id\n1671005351\tR\n", "2022-12-14T08:09:11Z", "", ""},
+		{"#Fields: timestamp(ms) x-edge-request-id\n1671005351148\tR\n", "2022-12-14T08:09:11.148Z", "", ""},
+		{"#Fields: timestamp x-edge-request-id\n01671005351.148\tR\n", "2022-12-14T08:09:11.148Z", "", ""},
+		{"#Fields: timestamp x-edge-request-id\n-1671005351.148\tR\n", "", "timestamp", "negative"},
+		{"#Fields: timestamp x-edge-request-id\n1671005351,148\tR\n", "", "timestamp", "not a decimal number"},
+		{"#Fields: timestamp x-edge-request-id\n253402300800\tR\n", "", "timestamp", "after 9999-12-31"},
+		{"#Fields: timestamp x-edge-request-id\n1671005351148.5\tR\n", "", "timestamp", "milliseconds with a fraction"},
+	}
+	for _, tt := range tests {
+		recs := parseAll([]byte(tt.log))
+		r := recs[len(recs)-1]
+		line := tt.log[strings.LastIndex(strings.TrimSuffix(tt.log, "\n"), "\n")+1:]
+		if tt.field != "" {
+			if r.Kind != "reject" || r.Field != tt.field || !strings.HasSuffix(r.Reason, "("+tt.reason+")") {
+				t.Errorf("%.40q: got %s %s: %s; want a reject of %s (%s)", line, r.Kind, r.Field, r.Reason, tt.field, tt.reason)
+			}
+			continue
+		}
+		if r.Kind != "event" || r.Time != tt.want {
+			t.Errorf("%.40q: got %s %s %s, want time %s", line, r.Kind, r.Reason, r.Time, tt.want)
+		}
+	}
+}
+
+// FuzzNumericFields checks sc-bytes, time-taken and sc-status against a
+// reference reading: a value is accepted exactly when it is a whole
+// number an int64 holds (for seconds, digits with an optional fraction,
+// up to 2147483.647; for a status, 1 to 3 digits), and then read as
+// strconv and math/big read it; a reject quotes the value and says why.
+func FuzzNumericFields(f *testing.F) {
+	f.Add("1234", "0.082", "200")
+	f.Add("0009223372036854775807", ".5", "0")
+	f.Add("-5", "2147483.6475", "0200")
+	f.Add("12.5", "1e-3", "-")
+	digits := regexp.MustCompile(`^[0-9]+$`)
+	decimal := regexp.MustCompile(`^([0-9]+\.?[0-9]*|\.[0-9]+)$`)
+	f.Fuzz(func(t *testing.T, bytesV, secs, status string) {
+		if strings.ContainsAny(bytesV+secs+status, "\t\r\n") || bytesV == "" || secs == "" || status == "" {
+			return
+		}
+		line := withField("sc-bytes", bytesV)
+		cols := strings.Split(line, "\t")
+		cols[8], cols[18] = status, secs // sc-status, time-taken
+		recs := parseAll([]byte(header33 + strings.Join(cols, "\t")))
+		r := recs[len(recs)-1]
+
+		wantSent, sentOK := int64(-1), bytesV == "-"
+		if n, err := strconv.ParseInt(bytesV, 10, 64); digits.MatchString(bytesV) && err == nil {
+			wantSent, sentOK = n, true
+		}
+		wantMS, msOK := int64(-1), secs == "-"
+		if decimal.MatchString(secs) {
+			v, _ := new(big.Rat).SetString(strings.TrimSuffix("0"+secs, "."))
+			v.Mul(v, big.NewRat(1000, 1)).Add(v, big.NewRat(1, 2))
+			ms := new(big.Int).Quo(v.Num(), v.Denom())
+			if ms.IsInt64() && ms.Int64() <= 1<<31-1 {
+				wantMS, msOK = ms.Int64(), true
+			}
+		}
+		wantStatus, statusOK := int64(-1), status == "-"
+		if digits.MatchString(status) && len(status) <= 3 {
+			wantStatus, _ = strconv.ParseInt(status, 10, 64)
+			statusOK = true
+		}
+
+		if !sentOK || !msOK || !statusOK {
+			if r.Kind != "reject" {
+				t.Fatalf("sc-bytes %q, time-taken %q, sc-status %q: accepted as %v", bytesV, secs, status, r.Typed)
+			}
+			if !strings.HasSuffix(r.Reason, ")") || !strings.Contains(r.Reason, `: "`) {
+				t.Fatalf("reject reason %q does not quote the value and say why", r.Reason)
+			}
+			return
+		}
+		if r.Kind != "event" {
+			t.Fatalf("sc-bytes %q, time-taken %q, sc-status %q: rejected: %s %s", bytesV, secs, status, r.Field, r.Reason)
+		}
+		if r.Typed["bytes_sent"] != wantSent || r.Typed["time_taken_ms"] != wantMS || r.Typed["status"] != wantStatus {
+			t.Fatalf("sc-bytes %q, time-taken %q, sc-status %q: read %v; want %d, %d, %d", bytesV, secs, status, r.Typed, wantSent, wantMS, wantStatus)
+		}
+	})
 }

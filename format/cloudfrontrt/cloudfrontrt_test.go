@@ -387,3 +387,91 @@ func BenchmarkParse(b *testing.B) {
 		})
 	}
 }
+
+// TestNumericFields reads the numeric and time fields of real-time
+// records in every form CloudFront writes them, or that is unambiguous,
+// and rejects the rest with a reason that says what is wrong. Status 0
+// is what real-time logs write for a viewer that went away.
+func TestNumericFields(t *testing.T) {
+	fields := []string{"timestamp", "time-to-first-byte", "sc-status", "sc-bytes", "cs-bytes", "x-edge-request-id", "time-taken", "c-port"}
+	p := mustParser(t, fields)
+	good := map[string]string{
+		"timestamp": "1671005351.148", "time-to-first-byte": "0.001", "sc-status": "200", "sc-bytes": "2212",
+		"cs-bytes": "50", "x-edge-request-id": "R1", "time-taken": "0.002", "c-port": "17929",
+	}
+	record := func(name, v string) []byte {
+		var b []byte
+		for i, f := range fields {
+			if i > 0 {
+				b = append(b, '\t')
+			}
+			if f == name {
+				b = append(b, v...)
+			} else {
+				b = append(b, good[f]...)
+			}
+		}
+		return append(b, '\n')
+	}
+	tests := []struct {
+		field, value string
+		get          func(*keymeter.Event) int64
+		want         int64
+		reason       string // the reject's explanation, when rejected
+	}{
+		{"sc-status", "0", status, 0, ""},
+		{"sc-status", "000", status, 0, ""},
+		{"sc-status", "200", status, 200, ""},
+		{"sc-status", "499", status, 499, ""},
+		{"sc-status", "-", status, -1, ""},
+		{"sc-status", "2000", status, 0, "a status has 1 to 3 digits"},
+		{"sc-status", "-1", status, 0, "negative"},
+		{"sc-bytes", "0", sent, 0, ""},
+		{"sc-bytes", "9223372036854775807", sent, 1<<63 - 1, ""},
+		{"sc-bytes", "9223372036854775808", sent, 0, "larger than 9223372036854775807"},
+		{"sc-bytes", "-1", sent, 0, "negative"},
+		{"cs-bytes", "00050", recv, 50, ""},
+		{"time-taken", "0.001", taken, 1, ""},
+		{"time-taken", "0.000", taken, 0, ""},
+		{"time-taken", "12", taken, 12000, ""},
+		{"time-taken", "-", taken, -1, ""},
+		{"time-taken", "0.5s", taken, 0, "not a decimal number"},
+		{"time-to-first-byte", "0.0015", ttfb, 2, ""},
+		{"c-port", "0", port, 0, ""},
+		{"c-port", "99999999999", port, 0, "larger than 2147483647"},
+		{"timestamp", "1671005351.148", when, 1671005351148000, ""},
+		{"timestamp", "1671005351", when, 1671005351000000, ""},
+		{"timestamp", "1671005351.1", when, 1671005351100000, ""},
+		{"timestamp", "1671005351148", when, 1671005351148000, ""},
+		{"timestamp", "-1.5", when, 0, "negative"},
+		{"timestamp", "1671005351.148Z", when, 0, "not a decimal number"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.field+"="+tt.value, func(t *testing.T) {
+			var ev keymeter.Event
+			ok, err := p.Parse(record(tt.field, tt.value), &ev)
+			if tt.reason != "" {
+				var pe *keymeter.ParseError
+				want := `"` + tt.value + `" (` + tt.reason + ")"
+				if ok || !errors.As(err, &pe) || pe.Field != tt.field || !strings.HasSuffix(pe.Err.Error(), want) {
+					t.Fatalf("got %v, %v; want a reject of %s ending %s", ok, err, tt.field, want)
+				}
+				return
+			}
+			if !ok || err != nil {
+				t.Fatalf("rejected: %v", err)
+			}
+			if got := tt.get(&ev); got != tt.want {
+				t.Errorf("got %d, want %d", got, tt.want)
+			}
+		})
+	}
+}
+
+func status(ev *keymeter.Event) int64 { return int64(ev.Status) }
+func sent(ev *keymeter.Event) int64   { return ev.BytesSent }
+func recv(ev *keymeter.Event) int64   { return ev.BytesReceived }
+func taken(ev *keymeter.Event) int64  { return int64(ev.TimeTaken) }
+func ttfb(ev *keymeter.Event) int64   { return int64(ev.TimeToFirstByte) }
+func port(ev *keymeter.Event) int64   { return int64(ev.ClientPort) }
+func when(ev *keymeter.Event) int64   { return ev.Time }

@@ -2,6 +2,7 @@ package cloudfrontrt
 
 import (
 	"bytes"
+	"errors"
 	"strings"
 	"testing"
 	"unsafe"
@@ -43,10 +44,18 @@ func FuzzParse(f *testing.F) {
 			if _, isParse := err.(*keymeter.ParseError); !isParse {
 				t.Fatalf("error %T is not a *keymeter.ParseError", err)
 			}
+			if errors.Is(err, ErrBadNumber) || errors.Is(err, ErrBadTime) {
+				if msg := err.Error(); !strings.Contains(msg, `: "`) || !strings.HasSuffix(msg, ")") {
+					t.Fatalf("reject %q does not quote the value and say why", msg)
+				}
+			}
 			return
 		}
 		if !ok {
 			return
+		}
+		if ev.Time < 0 || ev.Status < -1 || ev.Status > 999 || ev.BytesSent < -1 || ev.BytesReceived < -1 || ev.TimeTaken < -1 || ev.TimeToFirstByte < -1 {
+			t.Fatalf("Parse(%q) accepted a number out of range: %+v", rec, ev)
 		}
 		for f, v := range ev.Fields {
 			if v != nil && !within(v, rec) && !bytes.Equal(v, dash) {

@@ -112,7 +112,7 @@ func FindHeader(dst []byte, ev *keymeter.Event, name string) ([]byte, HeaderStat
 // It returns 0 when either field is not logged or the count is not a
 // number.
 func HeadersDropped(csHeaders, csHeadersCount []byte) int {
-	want, ok := lex.Uint(csHeadersCount)
+	want, ok := lex.Int(csHeadersCount)
 	if !ok || want > 1<<20 {
 		return 0
 	}

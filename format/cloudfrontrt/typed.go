@@ -1,8 +1,6 @@
 package cloudfrontrt
 
 import (
-	"fmt"
-
 	"github.com/keymeter/keymeter"
 	"github.com/keymeter/keymeter/format/cloudfront"
 )
@@ -15,22 +13,19 @@ func parseTyped(ev *keymeter.Event) error {
 	ts := ev.Fields[keymeter.FieldTimestamp]
 	us, ok := cloudfront.ParseEpoch(ts)
 	if !ok {
-		return fieldError(keymeter.FieldTimestamp, ErrBadTime, ts)
+		return fieldError(keymeter.FieldTimestamp, ErrBadTime, ts, cloudfront.EpochProblem(ts))
 	}
 	ev.Time = us
 	if id := ev.Fields[keymeter.FieldRequestID]; id != nil && isNull(id) {
-		return fieldError(keymeter.FieldRequestID, ErrMissingField, id)
+		return fieldError(keymeter.FieldRequestID, ErrMissingField, id, "")
 	}
 	return cloudfront.ParseNumbers(ev)
 }
 
-// fieldError reports a bad value of field f, quoting (the start of) it as
-// the standard-log parser does.
-func fieldError(f keymeter.Field, err error, v []byte) error {
-	if len(v) > 40 {
-		v = append(v[:40:40], "..."...)
-	}
-	return &keymeter.ParseError{Field: FieldName(f), Err: fmt.Errorf("%w: %q", err, v)}
+// fieldError reports a bad value of field f, quoting (the start of) it
+// and saying why it is bad, as the standard-log parser does.
+func fieldError(f keymeter.Field, err error, v []byte, why string) error {
+	return &keymeter.ParseError{Field: FieldName(f), Err: cloudfront.BadValue(err, v, why)}
 }
 
 // isNull reports whether a raw value means "no value": "-" or absent.

@@ -36,6 +36,134 @@ func Uint(b []byte) (int64, bool) {
 	return Digits(b)
 }
 
+// Int parses b, which must be only ASCII decimal digits, as a
+// non-negative integer: any number of leading zeros, at most
+// math.MaxInt64. An empty b is not a number. Call Uint first where speed
+// matters: it is inlined, and reads the common case.
+func Int(b []byte) (int64, bool) {
+	for len(b) > 1 && b[0] == '0' {
+		b = b[1:]
+	}
+	switch {
+	case len(b) == 0 || len(b) > 19:
+		return 0, false
+	case len(b) <= 18:
+		return Digits(b)
+	}
+	n, ok := Digits(b[:18])
+	c := b[18]
+	if !ok || !IsDigit(c) || n > (1<<63-1-int64(c-'0'))/10 {
+		return 0, false
+	}
+	return n*10 + int64(c-'0'), true
+}
+
+// Decimal parses a non-negative decimal number, digits with an optional
+// fraction ("0.082", "12", ".5", "3."; at least one digit), into an
+// integer count of 10^-scale units: Decimal("1.5", 3) is 1500. Digits
+// beyond scale decimals are dropped, or, with round, rounded half up.
+// Leading zeros are allowed; the result is at most math.MaxInt64.
+func Decimal(b []byte, scale int, round bool) (int64, bool) {
+	const maxInt = 1<<63 - 1
+	i := 0
+	for i < len(b) && b[i] == '0' {
+		i++
+	}
+	var n int64
+	for start := i; i < len(b) && IsDigit(b[i]); i++ {
+		d := int64(b[i] - '0')
+		if i-start >= 18 && (n > maxInt/10 || n == maxInt/10 && d > maxInt%10) {
+			return 0, false
+		}
+		n = n*10 + d
+	}
+	whole := i
+	var frac []byte
+	if i < len(b) {
+		if b[i] != '.' {
+			return 0, false
+		}
+		frac = b[i+1:]
+	}
+	if whole == 0 && len(frac) == 0 {
+		return 0, false
+	}
+	for j := range scale {
+		d := int64(0)
+		if j < len(frac) {
+			if !IsDigit(frac[j]) {
+				return 0, false
+			}
+			d = int64(frac[j] - '0')
+		}
+		if n > maxInt/10 || n == maxInt/10 && d > maxInt%10 {
+			return 0, false
+		}
+		n = n*10 + d
+	}
+	if scale < len(frac) {
+		rest := frac[scale:]
+		for _, c := range rest {
+			if !IsDigit(c) {
+				return 0, false
+			}
+		}
+		if round && rest[0] >= '5' {
+			if n == maxInt {
+				return 0, false
+			}
+			n++
+		}
+	}
+	return n, true
+}
+
+// NumberProblem says, for a reject reason, why b is not a non-negative
+// decimal number (a whole one, if whole is set): "empty", "negative",
+// "not a whole number", ...; it returns "" when b is one, and only its
+// size can be wrong. It is meant for the reject path.
+func NumberProblem(b []byte, whole bool) string {
+	isNum := func(b []byte) bool {
+		_, _, ok := decimalShape(b)
+		return ok
+	}
+	hasDot, _, ok := decimalShape(b)
+	switch {
+	case len(b) == 0:
+		return "empty"
+	case ok && hasDot && whole:
+		return "not a whole number"
+	case ok:
+		return ""
+	case (b[0] == '-' || b[0] == '+') && isNum(b[1:]):
+		if b[0] == '-' {
+			return "negative"
+		}
+		return "a sign is not allowed"
+	case bytes.IndexAny(b, "eE") > 0 && isNum(bytes.TrimLeft(b[:bytes.IndexAny(b, "eE")], "+-")):
+		return "exponent notation is not allowed"
+	case bytes.IndexAny(b, " \t") >= 0:
+		return "contains a blank"
+	}
+	return "not a decimal number"
+}
+
+// decimalShape reports whether b is digits with at most one '.', and
+// at least one digit, and whether it has the dot.
+func decimalShape(b []byte) (dot, digits, ok bool) {
+	for _, c := range b {
+		switch {
+		case IsDigit(c):
+			digits = true
+		case c == '.' && !dot:
+			dot = true
+		default:
+			return dot, digits, false
+		}
+	}
+	return dot, digits, digits
+}
+
 // DaysIn returns the number of days in month m (1 to 12) of year y in the
 // proleptic Gregorian calendar.
 func DaysIn(y, m int64) int64 {

@@ -2,6 +2,7 @@ package lex
 
 import (
 	"encoding/json"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -152,4 +153,113 @@ func FuzzScanJSONString(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestInt(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want int64
+		ok   bool
+	}{
+		{"0", 0, true},
+		{"000", 0, true},
+		{"0042", 42, true},
+		{"1000000000000000000", 1000000000000000000, true}, // 19 digits
+		{"9223372036854775807", 1<<63 - 1, true},
+		{"00000000000000000000009223372036854775807", 1<<63 - 1, true},
+		{"9223372036854775808", 0, false},
+		{"10000000000000000000", 0, false},
+		{"", 0, false},
+		{"-1", 0, false},
+		{"+1", 0, false},
+		{"1.5", 0, false},
+		{"1e3", 0, false},
+		{" 1", 0, false},
+		{"922337203685477580x", 0, false},
+	} {
+		got, ok := Int([]byte(tc.in))
+		if got != tc.want || ok != tc.ok {
+			t.Errorf("Int(%q) = %d, %v; want %d, %v", tc.in, got, ok, tc.want, tc.ok)
+		}
+	}
+}
+
+// FuzzInt checks Int against strconv for every string of digits.
+func FuzzInt(f *testing.F) {
+	f.Add("9223372036854775807")
+	f.Add("0009223372036854775808")
+	f.Add("12a")
+	f.Fuzz(func(t *testing.T, s string) {
+		got, ok := Int([]byte(s))
+		digits := s != "" && strings.Trim(s, "0123456789") == ""
+		want, err := strconv.ParseInt(s, 10, 64)
+		if wantOK := digits && err == nil; ok != wantOK || ok && got != want {
+			t.Fatalf("Int(%q) = %d, %v; strconv says %d, %v", s, got, ok, want, err)
+		}
+	})
+}
+
+func TestDecimal(t *testing.T) {
+	for _, tc := range []struct {
+		in    string
+		scale int
+		round bool
+		want  int64
+		ok    bool
+	}{
+		{"0.082", 3, true, 82, true},
+		{"12", 3, true, 12000, true},
+		{"1.5", 3, true, 1500, true},
+		{".5", 3, true, 500, true},
+		{"3.", 3, true, 3000, true},
+		{"000012.5", 3, true, 12500, true},
+		{"0.0005", 3, true, 1, true},
+		{"0.0004", 3, true, 0, true},
+		{"0.0005", 3, false, 0, true},
+		{"1.1000590226167435", 3, true, 1100, true},
+		{"1671005351.1234567", 6, false, 1671005351123456, true},
+		{"1671005351.1234567", 6, true, 1671005351123457, true},
+		{"9223372036854775.807", 3, true, 1<<63 - 1, true},
+		{"9223372036854775.8075", 3, true, 0, false},
+		{"9223372036854776", 3, true, 0, false},
+		{"", 3, true, 0, false},
+		{".", 3, true, 0, false},
+		{"1.2.3", 3, true, 0, false},
+		{"-1", 3, true, 0, false},
+		{"1e3", 3, true, 0, false},
+		{"1.5x", 3, true, 0, false},
+		{"1.5555x", 3, true, 0, false},
+	} {
+		got, ok := Decimal([]byte(tc.in), tc.scale, tc.round)
+		if got != tc.want || ok != tc.ok {
+			t.Errorf("Decimal(%q, %d, %v) = %d, %v; want %d, %v", tc.in, tc.scale, tc.round, got, ok, tc.want, tc.ok)
+		}
+	}
+}
+
+func TestNumberProblem(t *testing.T) {
+	for _, tc := range []struct {
+		in    string
+		whole bool
+		want  string
+	}{
+		{"12", true, ""},
+		{"1.5", false, ""},
+		{"99999999999999999999", true, ""}, // well-formed: only its size can be wrong
+		{"", true, "empty"},
+		{"1.5", true, "not a whole number"},
+		{"-5", true, "negative"},
+		{"-0.5", false, "negative"},
+		{"+5", true, "a sign is not allowed"},
+		{"1e3", true, "exponent notation is not allowed"},
+		{"1.5E-3", false, "exponent notation is not allowed"},
+		{"1 2", true, "contains a blank"},
+		{"12x4", true, "not a decimal number"},
+		{"1.2.3", false, "not a decimal number"},
+		{"-", true, "not a decimal number"},
+	} {
+		if got := NumberProblem([]byte(tc.in), tc.whole); got != tc.want {
+			t.Errorf("NumberProblem(%q, %v) = %q, want %q", tc.in, tc.whole, got, tc.want)
+		}
+	}
 }
