@@ -71,5 +71,5 @@ type Watermark struct {
 }
 
 func (p *CoveragePage) spec() pageSpec {
-	return pageSpec{template: "coverage", title: "Coverage", status: http.StatusOK, frame: p.Frame, nav: "coverage", admin: true, data: p}
+	return pageSpec{template: "coverage", charts: true, title: "Coverage", status: http.StatusOK, frame: p.Frame, nav: "coverage", admin: true, data: p}
 }

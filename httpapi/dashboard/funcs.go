@@ -52,6 +52,7 @@ var funcs = template.FuncMap{
 	"coverageRatio":   coverageRatio,
 
 	"unitPrice":      unitPrice,
+	"lineItem":       lineItem,
 	"invoicePeriod":  invoicePeriod,
 	"projectionRows": projectionRows,
 	"lateLine": func(l invoice.Line) bool {
@@ -118,6 +119,25 @@ func unitPrice(c billing.Currency, l invoice.Line) string {
 	return ""
 }
 
+// lineItem names an invoice line as billing/invoice's renderings do:
+// "Growth (flat fee)", "API requests (api_requests)", "Minimum spend
+// top-up".
+func lineItem(l invoice.Line) string {
+	item := l.Description
+	switch l.Kind {
+	case billing.LineFlatFee:
+		item += " (flat fee)"
+	case billing.LineMinimumSpend:
+		item = "Minimum spend top-up"
+	case invoice.LineLateMinimumSpend:
+		item = "Minimum spend top-up of " + l.Period + ", after its late events"
+	}
+	if l.Meter != "" && l.Meter != l.Description && l.Kind == billing.LineUsage {
+		item += " (" + l.Meter + ")"
+	}
+	return item
+}
+
 // invoicePeriod formats an invoice's period: "2025-10-01 to 2025-10-31".
 func invoicePeriod(p billing.Period) string {
 	return p.StartDate.String() + " to " + lastDay(Range{From: p.Start, To: p.End})
@@ -150,7 +170,7 @@ func projectionRows(draft, projected *invoice.Document) []projectionRow {
 	at := map[id]int{}
 	for _, l := range draft.Lines {
 		at[id{l.Kind, l.Meter}] = len(rows)
-		rows = append(rows, projectionRow{Item: l.Description, Unit: l.Unit,
+		rows = append(rows, projectionRow{Item: lineItem(l), Unit: l.Unit,
 			Quantity: decimal(l.Quantity), Amount: money(draft.Currency, l.Amount)})
 	}
 	if projected == nil {
@@ -160,7 +180,7 @@ func projectionRows(draft, projected *invoice.Document) []projectionRow {
 		i, ok := at[id{l.Kind, l.Meter}]
 		if !ok {
 			i = len(rows)
-			rows = append(rows, projectionRow{Item: l.Description, Unit: l.Unit})
+			rows = append(rows, projectionRow{Item: lineItem(l), Unit: l.Unit})
 		}
 		rows[i].ProjectedQuantity = decimal(l.Quantity)
 		rows[i].ProjectedAmount = money(projected.Currency, l.Amount)

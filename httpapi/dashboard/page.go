@@ -143,6 +143,7 @@ type pageSpec struct {
 	status   int
 	frame    Frame
 	nav      string // the navigation entry to mark as current
+	charts   bool   // the page has charts: load the scripts
 	// access says who may see the page: the roles allowed, and for a
 	// customer the customers whose data it holds.
 	admin     bool // admin only

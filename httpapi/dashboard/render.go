@@ -57,6 +57,7 @@ func parsePages() map[string]*template.Template {
 type view struct {
 	Title  string
 	Nav    string
+	Charts bool
 	Status int
 	Frame  Frame
 	Viewer Viewer
@@ -100,7 +101,7 @@ func Render(w http.ResponseWriter, p Page) error {
 // write renders s and writes it.
 func write(w http.ResponseWriter, s pageSpec) error {
 	var b bytes.Buffer
-	v := view{Title: s.title, Nav: s.nav, Status: s.status, Frame: s.frame, Viewer: s.frame.Viewer, Page: s.data}
+	v := view{Title: s.title, Nav: s.nav, Charts: s.charts, Status: s.status, Frame: s.frame, Viewer: s.frame.Viewer, Page: s.data}
 	if err := pages[s.template].ExecuteTemplate(&b, "layout", v); err != nil {
 		err = fmt.Errorf("render the %s page: %w", s.template, err)
 		if s.template != "error" {

@@ -74,7 +74,7 @@ func (d EdgeOriginDay) ToOrigin() int64 { return d.EdgeRequests - d.EdgeHits - d
 func (d EdgeOriginDay) Unexplained() int64 { return d.ToOrigin() - d.OriginRequests }
 
 func (p *Overview) spec() pageSpec {
-	s := pageSpec{template: "overview", title: "Overview", status: http.StatusOK, frame: p.Frame, nav: "overview", admin: true, data: p}
+	s := pageSpec{template: "overview", charts: true, title: "Overview", status: http.StatusOK, frame: p.Frame, nav: "overview", admin: true, data: p}
 	for _, k := range p.ByKey {
 		s.keys = append(s.keys, k.Key)
 	}
@@ -119,7 +119,7 @@ type CustomerKey struct {
 }
 
 func (p *CustomerPage) spec() pageSpec {
-	s := pageSpec{template: "customer", title: p.Customer, status: http.StatusOK, frame: p.Frame, nav: "customer", data: p,
+	s := pageSpec{template: "customer", charts: true, title: p.Customer, status: http.StatusOK, frame: p.Frame, nav: "customer", data: p,
 		customers: []string{p.Customer}}
 	for _, k := range p.Keys {
 		s.keys = append(s.keys, k.Key)
