@@ -252,7 +252,7 @@ func meterSpecs(plan *billing.Plan) []keymeter.MeterSpec {
 	for i := range plan.Prices {
 		m := &plan.Prices[i].Meter
 		where, args := m.Filter.SQLWhere()
-		specs = append(specs, keymeter.MeterSpec{Name: m.Name, Measure: string(m.Measure), Where: where, Args: args})
+		specs = append(specs, keymeter.MeterSpec{Name: m.Name, Measure: string(m.Measure), Where: where, Args: args, Source: m.Source})
 	}
 	return specs
 }

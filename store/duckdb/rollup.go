@@ -87,41 +87,76 @@ func rollupOf(t, events string) string {
 
 // rollupMerge gives, for each rollup, how its rows add up.
 var rollupMerge = map[string]string{
-	"usage_daily": `SELECT source, day, key_id, attribution, CAST(sum(requests) AS BIGINT), CAST(sum(bytes_sent) AS HUGEINT),
-		CAST(sum(bytes_received) AS HUGEINT), CAST(sum(tt_count) AS BIGINT), CAST(sum(tt_sum) AS HUGEINT)`,
-	"latency_daily": `SELECT source, day, key_id, attribution, bucket, CAST(sum(n) AS BIGINT)`,
+	"usage_daily": `SELECT source, day, key_id, attribution, CAST(sum(requests) AS BIGINT) AS requests, CAST(sum(bytes_sent) AS HUGEINT) AS bytes_sent,
+		CAST(sum(bytes_received) AS HUGEINT) AS bytes_received, CAST(sum(tt_count) AS BIGINT) AS tt_count, CAST(sum(tt_sum) AS HUGEINT) AS tt_sum`,
+	"latency_daily": `SELECT source, day, key_id, attribution, bucket, CAST(sum(n) AS BIGINT) AS n`,
 }
 
 // writeRollups adds the events of this transaction (those of loads from
-// firstLoad on) to the rollups: for every (source, day) they touch, the
-// rollup rows are merged with theirs and replaced, so that each rollup
-// keeps one row per group.
+// firstLoad on) to the rollups, and the change it makes to the edge rows
+// (see writeEdgeDelta): the deltas go to km_du and km_dl, then for every
+// (source, day) they touch, the rollup rows are merged with theirs and
+// replaced, so that each rollup keeps one row per group. Edge deltas may
+// be negative (a request that moves from its real-time record to its
+// standard line, or from unattributed to attributed); a group whose
+// requests add up to none is dropped.
 func (w *writer) writeRollups(ctx context.Context) error {
-	if w.txFirstLoad == 0 {
+	changed, alone := w.edgeChange()
+	if w.txFirstLoad == 0 && !changed {
+		return nil
+	}
+	exec := func(q string, args ...any) error {
+		if _, err := w.conn.ExecContext(ctx, q, args...); err != nil {
+			return fmt.Errorf("update daily rollups: %w", err)
+		}
 		return nil
 	}
 	first := w.txFirstLoad
-	type stmt struct {
-		q    string
-		args []any
-	}
-	stmts := []stmt{{`CREATE OR REPLACE TEMP TABLE km_touched AS SELECT DISTINCT source, CAST(ts AS DATE) AS day FROM event_rows WHERE load_id >= ?`, []any{first}}}
 	for _, t := range []string{"usage_daily", "latency_daily"} {
-		stmts = append(stmts,
-			stmt{`CREATE OR REPLACE TEMP TABLE km_merged AS ` + rollupMerge[t] + ` FROM (
-				SELECT r.* FROM ` + t + ` r SEMI JOIN km_touched d ON r.source = d.source AND r.day = d.day
-				UNION ALL ` + rollupDelta[t] + `) GROUP BY ALL`, []any{first}},
-			stmt{`DELETE FROM ` + t + ` r USING km_touched d WHERE r.source = d.source AND r.day = d.day`, nil},
-			stmt{`INSERT INTO ` + t + ` SELECT * FROM km_merged`, nil},
-		)
-	}
-	stmts = append(stmts, stmt{`DROP TABLE km_merged; DROP TABLE km_touched`, nil})
-	for _, s := range stmts {
-		if _, err := w.conn.ExecContext(ctx, s.q, s.args...); err != nil {
-			return fmt.Errorf("update daily rollups: %w", err)
+		q := `CREATE OR REPLACE TEMP TABLE km_d` + t[:1] + ` AS SELECT * FROM ` + t + ` LIMIT 0`
+		if err := exec(q); err != nil {
+			return err
+		}
+		if first != 0 {
+			if err := exec(`INSERT INTO km_d`+t[:1]+` `+rollupDelta[t], first); err != nil {
+				return err
+			}
 		}
 	}
-	return nil
+	if changed {
+		if err := w.writeEdgeDelta(ctx, edgeDelta{first: first, gone: w.rr.gone, alone: alone}, exec); err != nil {
+			return err
+		}
+	}
+	if err := exec(`CREATE OR REPLACE TEMP TABLE km_touched AS SELECT DISTINCT source, day FROM km_du UNION SELECT DISTINCT source, day FROM km_dl`); err != nil {
+		return err
+	}
+	for _, t := range []string{"usage_daily", "latency_daily"} {
+		count := map[string]string{"usage_daily": "requests", "latency_daily": "n"}[t]
+		if err := exec(`CREATE OR REPLACE TEMP TABLE km_merged AS ` + rollupMerge[t] + ` FROM (
+				SELECT r.* FROM ` + t + ` r SEMI JOIN km_touched d ON r.source = d.source AND r.day = d.day
+				UNION ALL SELECT * FROM km_d` + t[:1] + `) GROUP BY ALL HAVING sum(` + count + `) <> 0`); err != nil {
+			return err
+		}
+		var negative int64
+		if err := w.conn.QueryRowContext(ctx, `SELECT count(*) FROM km_merged WHERE `+count+` < 0`).Scan(&negative); err != nil {
+			return fmt.Errorf("update daily rollups: %w", err)
+		}
+		if negative > 0 {
+			return fmt.Errorf("update daily rollups: %d groups of %s would count fewer than no requests (a bug in the edge join's deltas)", negative, t)
+		}
+		if err := exec(`DELETE FROM ` + t + ` r USING km_touched d WHERE r.source = d.source AND r.day = d.day`); err != nil {
+			return err
+		}
+		if err := exec(`INSERT INTO ` + t + ` SELECT * FROM km_merged`); err != nil {
+			return err
+		}
+	}
+	drop := `DROP TABLE km_merged; DROP TABLE km_touched; DROP TABLE km_du; DROP TABLE km_dl`
+	if w.rr.gone {
+		drop += `; DROP TABLE km_gone`
+	}
+	return exec(drop)
 }
 
 // rebuildRollups computes the rollups from every stored event, for stores
@@ -140,6 +175,9 @@ func rebuildRollups(ctx context.Context, db *sql.DB) error {
 			return fmt.Errorf("rebuild rollups: %w", err)
 		}
 	}
+	if err := rebuildEdgeRollups(ctx, tx); err != nil {
+		return err
+	}
 	if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO meta VALUES ('rollups', '1')`); err != nil {
 		return fmt.Errorf("rebuild rollups: %w", err)
 	}
@@ -154,7 +192,7 @@ var rollupDimensionSQL = map[keymeter.Dimension]struct{ expr, join string }{
 	keymeter.DimAPIKey:   {"k.fingerprint", "k"},
 	keymeter.DimDay:      {"strftime(r.day, '%Y-%m-%d')", ""},
 	keymeter.DimMonth:    {"strftime(r.day, '%Y-%m')", ""},
-	keymeter.DimSource:   {"CASE r.source WHEN 1 THEN 'cloudfront' WHEN 2 THEN 'cloudfront-realtime' WHEN 3 THEN 'apigateway' END", ""},
+	keymeter.DimSource:   {"CASE r.source WHEN 1 THEN 'cloudfront' WHEN 2 THEN 'cloudfront-realtime' WHEN 3 THEN 'apigateway' WHEN 4 THEN 'edge' END", ""},
 	keymeter.DimReason:   {"CASE r.attribution WHEN 1 THEN 'no_key' WHEN 2 THEN 'key_truncated' END", ""},
 }
 
@@ -203,12 +241,8 @@ func (s *DB) usageFromRollups(ctx context.Context, q keymeter.UsageQuery) ([]key
 	if joins["o"] {
 		from += " LEFT JOIN key_owner_spans o ON o.key_id = r.key_id AND r.day >= o.valid_from AND r.day < o.valid_until"
 	}
-	where := " WHERE r.day >= ? AND r.day < ?"
+	where := " WHERE r.day >= ? AND r.day < ? AND r.source IN (" + sourceList(q.SourceList()) + ")"
 	args := []any{q.From.UTC(), q.To.UTC()}
-	if q.Source != keymeter.SourceUnknown {
-		where += " AND r.source = ?"
-		args = append(args, uint8(q.Source))
-	}
 	if q.Customer != "" {
 		where += " AND o.customer = ?"
 		args = append(args, keymeter.ValidUTF8(q.Customer))
