@@ -132,6 +132,10 @@ func testEdgeBothOrders(t *testing.T, s keymeter.Store) {
 		t.Fatal(err)
 	}
 	expect(t, "edge meter as of now", totals(t, b, keymeter.MeterQuery{AsOf: at, Meters: edgeBytes}), []string{"acme egress: 9 41100", "globex egress: 6 10200"})
+	// keys list counts each request once too: k1's 12 real-time records
+	// are 9 requests (b's belongs to k2), k2's are its standard lines.
+	k1, k2 := testKey("k1").Hint, testKey("k2").Hint
+	expect(t, "keys", listKeys(t, s), []string{"acme " + k1 + " [-, -) 9 278h", "globex " + k2 + " [-, -) 6 246h"})
 }
 
 // testEdgeLate: a real-time record that arrives after its standard line
