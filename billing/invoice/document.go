@@ -80,6 +80,9 @@ type Document struct {
 	LateAdjustments billing.Decimal `json:"late_adjustments"`
 	// Total is the sum of all lines, in minor units.
 	Total billing.Decimal `json:"total"`
+	// Warnings say why a draft's numbers may be short (a real-time log
+	// below its coverage threshold); finalized invoices keep none.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // Line is one invoice line: billing's line, and for the lines that count

@@ -30,6 +30,8 @@ type billingDB interface {
 	keymeter.BillingStore
 	keymeter.UsageQuerier
 	keymeter.KeyStore
+	keymeter.ProgressReader
+	keymeter.CoverageReporter
 }
 
 // billingFlags are the flags of every billing command.
@@ -111,6 +113,19 @@ func (cfg *Config) grace() time.Duration {
 		return d
 	}
 	return defaultGrace
+}
+
+// coverageThreshold returns the coverage threshold in basis points: the
+// flag's value when given, else the config's.
+func (s *billingSetup) coverageThreshold(flag string) (int64, error) {
+	if flag == "" {
+		return s.cfg.coverageThreshold(), nil
+	}
+	bp, err := keymeter.ParsePercent(flag)
+	if err != nil {
+		return 0, keymeter.Errorf(keymeter.EINVALID, "--coverage-threshold %v", err)
+	}
+	return bp, nil
 }
 
 // openStore opens the store and merges its customers into the billing

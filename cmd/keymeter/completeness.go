@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/keymeter/keymeter"
+	"github.com/keymeter/keymeter/billing"
+	"github.com/keymeter/keymeter/billing/invoice"
 )
 
 // This file holds what usage and invoices say about how complete their
@@ -167,4 +169,107 @@ func coverageWarnings(ctx context.Context, db completenessDB, q keymeter.UsageQu
 		}
 	}
 	return out, nil
+}
+
+// meterWarnings says, for each of a draft's priced meters that counts
+// from real-time records (cloudfront-realtime, or the edge join's
+// requests attributed by their real-time record) while the real-time
+// log's coverage of the period is below threshold, by how much the
+// customer is probably under-billed: the quantity the missing records
+// would add, and what it would cost. covs caches coverage per period.
+func (s *billingSetup) meterWarnings(ctx context.Context, db completenessDB, t billed, cutoff time.Time, usage map[string]invoice.Usage,
+	threshold int64, covs map[[2]time.Time]coverageSum) ([]string, error) {
+	var out []string
+	more := map[string]keymeter.Int128{}
+	var notes []string
+	for i := range t.plan.Prices {
+		m := &t.plan.Prices[i].Meter
+		if m.Source != keymeter.SourceCloudFrontRealtime && m.Source != keymeter.SourceEdge {
+			continue
+		}
+		key := [2]time.Time{t.period.ActiveStart, t.period.End}
+		cov, ok := covs[key]
+		if !ok {
+			var err error
+			if cov, err = periodCoverage(ctx, db, t.period.ActiveStart, t.period.End); err != nil {
+				return nil, err
+			}
+			covs[key] = cov
+		}
+		if !cov.below(threshold) {
+			continue
+		}
+		base := usage[m.Name].RawQuantity
+		what := "the real-time records it counts"
+		if m.Source == keymeter.SourceEdge {
+			where, args := m.Filter.SQLWhere()
+			rows, err := db.MeterTotals(ctx, keymeter.MeterQuery{From: t.period.ActiveStart, To: t.period.End, AsOf: cutoff, Customer: t.a.Customer,
+				Meters: []keymeter.MeterSpec{{Name: m.Name, Measure: string(m.Measure), Where: where + " AND " + realtimeKeyed, Args: args, Source: m.Source}}})
+			if err != nil {
+				return nil, err
+			}
+			base = keymeter.Int128{}
+			if len(rows) > 0 {
+				base = rows[0].Quantity
+			}
+			what = "the requests it attributes by their real-time record (keys sent only in a header)"
+		}
+		short, ok := cov.shortfall(base)
+		if !ok {
+			out = append(out, fmt.Sprintf("meter %s counts from real-time records, and the real-time log has none of the standard log's requests of the period: %s is under-billed by an unknown amount", m.Name, t.a.Customer))
+			continue
+		}
+		if short.Sign() == 0 {
+			continue
+		}
+		more[m.Name] = short
+		notes = append(notes, fmt.Sprintf("meter %s: about %s %s more (%s of %s)", m.Name, short, m.Measure, what, base))
+	}
+	if len(more) == 0 {
+		return out, nil
+	}
+	raw := map[string]keymeter.Int128{}
+	for name, u := range usage {
+		raw[name] = u.RawQuantity
+	}
+	now, err := billing.Rate(t.plan, t.period, raw, billing.Options{Customer: t.a.Customer})
+	if err != nil {
+		return nil, err
+	}
+	for name, n := range more {
+		raw[name] = raw[name].Add(n)
+	}
+	full, err := billing.Rate(t.plan, t.period, raw, billing.Options{Customer: t.a.Customer})
+	if err != nil {
+		return nil, err
+	}
+	cov := covs[[2]time.Time{t.period.ActiveStart, t.period.End}]
+	out = append(out, fmt.Sprintf("the real-time log has a record of only %s of the standard log's requests of %s (threshold %s%%): %s is probably under-billed by about %s %s; %s",
+		cov.percent(), t.period.Month, keymeter.FormatBasisPoints(threshold), t.a.Customer,
+		t.plan.Currency.Format(full.Total.Sub(now.Total)), t.plan.Currency.Code, strings.Join(notes, "; ")))
+	return out, nil
+}
+
+// incomplete says which sources a customer's priced meters count from
+// are not complete up to the end of its period, "" when all are (or have
+// no events at all: there is nothing to wait for).
+func incomplete(progress []keymeter.SourceProgress, t billed, settle keymeter.Settle) string {
+	var problems []string
+	seen := map[keymeter.Source]bool{}
+	for i := range t.plan.Prices {
+		src := t.plan.Prices[i].Meter.Source
+		if seen[src] {
+			continue
+		}
+		seen[src] = true
+		w := keymeter.WatermarkOf(progress, src, t.period.ActiveStart, t.period.End, settle)
+		if w.Known && w.Provisional(t.period.End) {
+			problems = append(problems, describeWatermark(w, settle))
+		}
+	}
+	if len(problems) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("its logs are not complete up to the period's end %s, so requests of the period may still arrive: %s",
+		formatTime(t.period.End), strings.Join(problems, "; "))
 }

@@ -58,7 +58,7 @@ func (m *Main) runCosts(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	docs, err := m.invoiceDocs(ctx, s, db, targets)
+	docs, err := m.invoiceDocs(ctx, s, db, targets, -1)
 	if err != nil {
 		return err
 	}
