@@ -52,13 +52,26 @@ func describeWatermark(w keymeter.Watermark, settle keymeter.Settle) string {
 			name = "(no distribution)"
 		}
 		parts = append(parts, fmt.Sprintf("%s %s: newest request %s, settling %s", d.Source, name,
-			formatTime(d.Until.Add(settle.Delay(d.Source))), settle.Delay(d.Source)))
+			formatTime(d.Until.Add(settle.Delay(d.Source))), formatDuration(settle.Delay(d.Source))))
 		if len(parts) == 3 && len(dists) > 3 {
 			parts = append(parts, fmt.Sprintf("%d more", len(dists)-3))
 			break
 		}
 	}
 	return fmt.Sprintf("%s: complete until %s (%s)", w.Source, formatTime(w.Until), strings.Join(parts, "; "))
+}
+
+// formatDuration writes a duration without its zero minutes and
+// seconds: 24h, 15m, 1h30m.
+func formatDuration(d time.Duration) string {
+	s := d.String()
+	if s != "0s" {
+		s = strings.TrimSuffix(s, "0s")
+		if strings.HasSuffix(s, "h0m") {
+			s = strings.TrimSuffix(s, "0m")
+		}
+	}
+	return s
 }
 
 // formatTime writes a time in RFC 3339, in UTC, to the second.

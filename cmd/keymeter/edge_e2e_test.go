@@ -382,6 +382,45 @@ func TestEdgeJoinDefaults(t *testing.T) {
 	if out := c.ok("usage", "--by", "customer", "--from", "2025-10-01"); !strings.Contains(out, "source") || !strings.Contains(out, "complete until") {
 		t.Errorf("the usage table: no source column or watermark footnote:\n%s", out)
 	}
+
+	// keys list: a customer's keys count its requests once each.
+	perCustomer := map[string]int64{}
+	for _, r := range decodeRows(t, c.ok("keys", "list", "--format", "json")) {
+		name, _ := r["customer"].(string)
+		perCustomer[name] += num(t, r["requests"])
+	}
+	for _, name := range []string{"acme", "globex", "initech"} {
+		if perCustomer[name] != full[name].Requests {
+			t.Errorf("keys list: %s's keys have %d requests, want %d", name, perCustomer[name], full[name].Requests)
+		}
+	}
+
+	// costs: CloudFront's requests are the edge join's, per customer too.
+	writeFile(t, filepath.Join(c.data, "billing.yaml"), `currency: USD
+meters:
+  requests: {measure: requests, source: edge}
+plans:
+  api: {prices: {requests: {model: per_unit, unit_amount: "0.01"}}}
+customers:
+  acme: {plan: api, start: 2025-10-01}
+  globex: {plan: api, start: 2025-10-01}
+  initech: {plan: api, start: 2025-10-01}
+`)
+	account := decodeRows(t, c.ok("costs", "--period", "2025-10", "--format", "json"))
+	if len(account) != 1 || num(t, account[0]["cloudfront_requests"]) != requests || num(t, account[0]["apigateway_requests"]) != 2 {
+		t.Errorf("costs: %v, want %d CloudFront and 2 API Gateway requests", account, requests)
+	}
+	for _, r := range decodeRows(t, c.ok("costs", "--period", "2025-10", "--by", "customer", "--format", "json")) {
+		name, _ := r["customer"].(string)
+		if num(t, r["cloudfront_requests"]) != full[name].Requests {
+			t.Errorf("costs of %q: %v CloudFront requests, want %d", name, r["cloudfront_requests"], full[name].Requests)
+		}
+	}
+	// reconcile compares the edge join with the origin.
+	if r := c.run("reconcile", "--from", "2025-10-01", "--to", "2025-11-01", "--by", ""); r.code != 0 ||
+		!strings.Contains(r.stderr, "edge source edge, origin source apigateway") || !strings.Contains(r.stdout, fmt.Sprint(requests)) {
+		t.Errorf("reconcile: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
 }
 
 // checkCompleteness checks usage's completeness fields by day: the edge

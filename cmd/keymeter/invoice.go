@@ -187,7 +187,13 @@ func (m *Main) noteUnbilled(ctx context.Context, db billingDB, s *billingSetup, 
 	if err != nil {
 		return
 	}
-	rows, err := db.Usage(ctx, keymeter.UsageQuery{From: from, To: from.AddDate(0, 1, 0), By: []keymeter.Dimension{keymeter.DimCustomer}})
+	to := from.AddDate(0, 1, 0)
+	present, err := db.SourcesIn(ctx, from, to)
+	if err != nil {
+		return
+	}
+	rows, err := db.Usage(ctx, keymeter.UsageQuery{From: from, To: to, Sources: keymeter.DefaultSources(present),
+		By: []keymeter.Dimension{keymeter.DimCustomer, keymeter.DimSource}})
 	if err != nil {
 		return
 	}
@@ -197,8 +203,8 @@ func (m *Main) noteUnbilled(ctx context.Context, db billingDB, s *billingSetup, 
 			continue
 		}
 		if _, ok := s.billing.Customer(c.Value); !ok {
-			fmt.Fprintf(m.Stderr, "keymeter: not invoiced: %s had %d requests in %s but is on no plan (keymeter customers set %s --plan PLAN --start DATE)\n",
-				c.Value, r.Requests, month, c.Value)
+			fmt.Fprintf(m.Stderr, "keymeter: not invoiced: %s had %d requests (%s) in %s but is on no plan (keymeter customers set %s --plan PLAN --start DATE)\n",
+				c.Value, r.Requests, r.Group[1].Value, month, c.Value)
 		}
 	}
 }
