@@ -26,13 +26,16 @@ import (
 //     counted once now, and replaced by its standard line when that
 //     arrives.
 //
-// An edge row depends only on the rows of its request ID within the
-// window of it. That is what lets the writer keep the edge rollups
-// (usage_daily and latency_daily under source 4) up to date with signed
-// deltas: a transaction that adds or retracts rows changes the edge rows
-// of their IDs within the window, whose old and new versions it
-// computes from the rows of those IDs within twice the window, and
-// nothing else.
+// The edge rollups are the rollups of both logs plus a correction, kept
+// under source 4 in usage_daily and latency_daily: the edge rows less
+// the rows of both logs, a signed difference that is empty wherever the
+// two logs do not meet (a store of one of them, most days), so that the
+// join costs nothing there. An edge row depends only on the rows of its
+// request ID within the window of it. That is what lets the writer keep
+// the correction up to date with signed deltas: a transaction that adds
+// or retracts rows changes the edge rows of their IDs within the window,
+// whose old and new versions it computes from the rows of those IDs
+// within twice the window, and nothing else.
 
 // edgeSource is the source number of the edge rows in rollups.
 const edgeSource = uint8(keymeter.SourceEdge)
@@ -186,18 +189,19 @@ func sourceList(sources []keymeter.Source) string {
 	return strings.Join(parts, ", ")
 }
 
-// edgeRollupOf returns the SELECT that aggregates signed edge rows (with
-// a sign column) into rollup t's rows, under source 4.
+// edgeRollupOf returns the SELECT that aggregates signed rows (with a
+// sign column) into rollup t's rows, under source 4.
 func edgeRollupOf(t, signed string) string {
 	switch t {
 	case "usage_daily":
 		return `SELECT CAST(4 AS UTINYINT) AS source, CAST(ts AS DATE) AS day, coalesce(key_id, 0) AS key_id, attribution,
-		CAST(sum(sign) AS BIGINT), CAST(coalesce(sum(sign * bytes_sent), 0) AS HUGEINT), CAST(coalesce(sum(sign * bytes_received), 0) AS HUGEINT),
-		CAST(coalesce(sum(sign) FILTER (WHERE time_taken IS NOT NULL), 0) AS BIGINT), CAST(coalesce(sum(sign * time_taken), 0) AS HUGEINT)
+		CAST(sum(sign) AS BIGINT) AS requests, CAST(coalesce(sum(sign * bytes_sent), 0) AS HUGEINT) AS bytes_sent,
+		CAST(coalesce(sum(sign * bytes_received), 0) AS HUGEINT) AS bytes_received,
+		CAST(coalesce(sum(sign) FILTER (WHERE time_taken IS NOT NULL), 0) AS BIGINT) AS tt_count, CAST(coalesce(sum(sign * time_taken), 0) AS HUGEINT) AS tt_sum
 		FROM ` + signed + ` GROUP BY ALL`
 	case "latency_daily":
 		return `SELECT CAST(4 AS UTINYINT) AS source, CAST(ts AS DATE) AS day, coalesce(key_id, 0) AS key_id, attribution,
-		CAST(` + strings.ReplaceAll(latencyBucketSQL, "x", "time_taken") + ` AS SMALLINT) AS bucket, CAST(sum(sign) AS BIGINT)
+		CAST(` + strings.ReplaceAll(latencyBucketSQL, "x", "time_taken") + ` AS SMALLINT) AS bucket, CAST(sum(sign) AS BIGINT) AS n
 		FROM ` + signed + ` WHERE time_taken IS NOT NULL GROUP BY ALL`
 	}
 	panic("no rollup " + t)
@@ -213,53 +217,69 @@ type edgeDelta struct {
 	alone bool
 }
 
-// writeEdgeDelta adds the change this transaction makes to the edge rows
-// to the rollup deltas km_du and km_dl (see writeRollups). When no row
-// of the other CloudFront log is near the changed rows, the edge rows
-// change exactly as the changed rows do; otherwise the edge rows of the
-// changed rows' IDs are computed before and after the transaction, and
-// their difference is the delta.
+// writeEdgeDelta adds the change this transaction makes to the edge
+// join's correction to the rollup deltas km_du and km_dl (see
+// writeRollups). When no row of the other CloudFront log is near the
+// changed rows, the edge rows change exactly as the rows do and the
+// correction not at all; otherwise the correction of the changed rows'
+// IDs (their edge rows less their rows) is computed before and after the
+// transaction, and its difference is the delta.
 func (w *writer) writeEdgeDelta(ctx context.Context, d edgeDelta, exec func(string, ...any) error) error {
-	newRows := `(SELECT * FROM event_rows WHERE load_id >= ` + strconv.FormatUint(uint64(d.first), 10) + ` AND source IN (1, 2))`
-	if d.first == 0 {
-		newRows = `(SELECT * FROM event_rows LIMIT 0)`
+	if d.alone {
+		return nil
 	}
-	gone := `(SELECT * FROM event_rows LIMIT 0)`
+	newRows := `(SELECT ` + edgeColumns + ` FROM event_rows WHERE load_id >= ` + strconv.FormatUint(uint64(d.first), 10) + ` AND source IN (1, 2))`
+	if d.first == 0 {
+		newRows = `(SELECT ` + edgeColumns + ` FROM event_rows LIMIT 0)`
+	}
+	gone := `(SELECT ` + edgeColumns + ` FROM event_rows LIMIT 0)`
 	if d.gone {
 		gone = `km_gone`
 	}
-	var signed string
-	if d.alone {
-		signed = `(SELECT *, 1 AS sign FROM ` + newRows + ` UNION ALL BY NAME SELECT *, -1 AS sign FROM ` + gone + `)`
-	} else {
-		var lo, hi sql.NullTime
-		if err := w.conn.QueryRowContext(ctx, `SELECT min(ts), max(ts) FROM (SELECT ts FROM `+newRows+` UNION ALL SELECT ts FROM `+gone+`)`).Scan(&lo, &hi); err != nil {
-			return fmt.Errorf("update daily rollups: %w", err)
-		}
-		if !lo.Valid {
-			return nil
-		}
-		margin := 2*keymeter.EdgeJoinWindow + time.Hour
-		if err := exec(`CREATE OR REPLACE TEMP TABLE km_edge_after AS SELECT e.* FROM event_rows e
-			SEMI JOIN (SELECT id_hi, id_lo FROM ` + newRows + ` UNION SELECT id_hi, id_lo FROM ` + gone + `) c ON e.id_hi = c.id_hi AND e.id_lo = c.id_lo
-			WHERE e.source IN (1, 2) AND e.ts >= ` + tsLiteral(lo.Time.Add(-margin)) + ` AND e.ts < ` + tsLiteral(hi.Time.Add(margin))); err != nil {
-			return err
-		}
-		before := `(SELECT * FROM km_edge_after WHERE load_id < ` + strconv.FormatUint(uint64(d.first), 10) + ` UNION ALL BY NAME SELECT * FROM ` + gone + `)`
-		if d.first == 0 {
-			before = `(SELECT * FROM km_edge_after UNION ALL BY NAME SELECT * FROM ` + gone + `)`
-		}
-		signed = `(SELECT *, 1 AS sign FROM ` + edgeSQL("km_edge_after") + ` UNION ALL BY NAME SELECT *, -1 AS sign FROM ` + edgeSQL(before) + `)`
+	var lo, hi sql.NullTime
+	if err := w.conn.QueryRowContext(ctx, `SELECT min(ts), max(ts) FROM (SELECT ts FROM `+newRows+` UNION ALL SELECT ts FROM `+gone+`)`).Scan(&lo, &hi); err != nil {
+		return fmt.Errorf("update daily rollups: %w", err)
 	}
+	if !lo.Valid {
+		return nil
+	}
+	margin := 2*keymeter.EdgeJoinWindow + time.Hour
+	if err := exec(`CREATE OR REPLACE TEMP TABLE km_edge_after AS SELECT ` + prefixed("e.", edgeColumns) + ` FROM event_rows e
+		SEMI JOIN (SELECT id_hi, id_lo FROM ` + newRows + ` UNION SELECT id_hi, id_lo FROM ` + gone + `) c ON e.id_hi = c.id_hi AND e.id_lo = c.id_lo
+		WHERE e.source IN (1, 2) AND e.ts >= ` + tsLiteral(lo.Time.Add(-margin)) + ` AND e.ts < ` + tsLiteral(hi.Time.Add(margin))); err != nil {
+		return err
+	}
+	before := `(SELECT * FROM km_edge_after WHERE load_id < ` + strconv.FormatUint(uint64(d.first), 10) + ` UNION ALL BY NAME SELECT * FROM ` + gone + `)`
+	if d.first == 0 {
+		before = `(SELECT * FROM km_edge_after UNION ALL BY NAME SELECT * FROM ` + gone + `)`
+	}
+	signed := `(` + correction("km_edge_after", 1) + ` UNION ALL BY NAME ` + correction(before, -1) + `)`
 	for _, t := range []string{"usage_daily", "latency_daily"} {
 		if err := exec(`INSERT INTO km_d` + t[:1] + ` ` + edgeRollupOf(t, signed)); err != nil {
 			return err
 		}
 	}
-	if !d.alone {
-		return exec(`DROP TABLE km_edge_after`)
+	return exec(`DROP TABLE km_edge_after`)
+}
+
+// correction returns the signed rows of the edge join's correction over
+// rows (a relation with edgeColumns): its edge rows, less its rows, all
+// times sign.
+func correction(rows string, sign int) string {
+	return `SELECT *, ` + strconv.Itoa(sign) + ` AS sign FROM ` + edgeSQL(rows) + `
+		UNION ALL BY NAME SELECT *, ` + strconv.Itoa(-sign) + ` AS sign FROM ` + rows + ` km_rows WHERE source IN (1, 2)`
+}
+
+// edgeColumns are the columns of event_rows the edge rollups need.
+const edgeColumns = "source, ts, id_hi, id_lo, key_id, attribution, bytes_sent, bytes_received, time_taken, load_id"
+
+// prefixed qualifies each of a list of columns.
+func prefixed(p, cols string) string {
+	parts := strings.Split(cols, ", ")
+	for i, c := range parts {
+		parts[i] = p + c
 	}
-	return nil
+	return strings.Join(parts, ", ")
 }
 
 // edgeChange reports whether this transaction adds or retracts rows of
@@ -306,7 +326,8 @@ func (w *writer) edgeChange() (changed, alone bool) {
 	return true, true
 }
 
-// rebuildEdgeRollups computes the edge rollups from every stored event.
+// rebuildEdgeRollups computes the edge join's correction from every
+// stored event.
 func rebuildEdgeRollups(ctx context.Context, tx interface {
 	ExecContext(context.Context, string, ...any) (sql.Result, error)
 }) error {
@@ -314,7 +335,10 @@ func rebuildEdgeRollups(ctx context.Context, tx interface {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM `+t+` WHERE source = 4`); err != nil {
 			return fmt.Errorf("build edge rollups: %w", err)
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO `+t+` `+edgeRollupOf(t, `(SELECT *, 1 AS sign FROM `+edgeSQL("event_rows")+`)`)); err != nil {
+		q := `INSERT INTO ` + t + ` SELECT * FROM (` + edgeRollupOf(t, `(`+correction(`(SELECT `+edgeColumns+` FROM event_rows)`, 1)+`)`) + `) WHERE ` + map[string]string{
+			"usage_daily":   "requests <> 0 OR bytes_sent <> 0 OR bytes_received <> 0 OR tt_count <> 0 OR tt_sum <> 0",
+			"latency_daily": "n <> 0"}[t]
+		if _, err := tx.ExecContext(ctx, q); err != nil {
 			return fmt.Errorf("build edge rollups: %w", err)
 		}
 	}

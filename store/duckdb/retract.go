@@ -179,7 +179,7 @@ func (w *writer) writeRereads(ctx context.Context) error {
 		if err := exec(`CREATE OR REPLACE TEMP TABLE km_retracted_days AS SELECT DISTINCT source, CAST(ts AS DATE) AS day FROM event_rows WHERE ` + in); err != nil {
 			return err
 		}
-		if err := exec(`CREATE OR REPLACE TEMP TABLE km_gone AS SELECT * FROM event_rows WHERE source IN (1, 2) AND ` + in); err != nil {
+		if err := exec(`CREATE OR REPLACE TEMP TABLE km_gone AS SELECT ` + edgeColumns + ` FROM event_rows WHERE source IN (1, 2) AND ` + in); err != nil {
 			return err
 		}
 		w.rr.gone = true

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/keymeter/keymeter"
@@ -85,6 +86,14 @@ func rollupOf(t, events string) string {
 	panic("no rollup " + t)
 }
 
+// rollupNonZero gives, for each rollup, the HAVING condition of a merged
+// group that is not empty: the edge join's correction rows (source 4)
+// are signed, and a group of them can add up to nothing.
+var rollupNonZero = map[string]string{
+	"usage_daily":   `sum(requests) <> 0 OR sum(bytes_sent) <> 0 OR sum(bytes_received) <> 0 OR sum(tt_count) <> 0 OR sum(tt_sum) <> 0`,
+	"latency_daily": `sum(n) <> 0`,
+}
+
 // rollupMerge gives, for each rollup, how its rows add up.
 var rollupMerge = map[string]string{
 	"usage_daily": `SELECT source, day, key_id, attribution, CAST(sum(requests) AS BIGINT) AS requests, CAST(sum(bytes_sent) AS HUGEINT) AS bytes_sent,
@@ -93,13 +102,12 @@ var rollupMerge = map[string]string{
 }
 
 // writeRollups adds the events of this transaction (those of loads from
-// firstLoad on) to the rollups, and the change it makes to the edge rows
-// (see writeEdgeDelta): the deltas go to km_du and km_dl, then for every
-// (source, day) they touch, the rollup rows are merged with theirs and
-// replaced, so that each rollup keeps one row per group. Edge deltas may
-// be negative (a request that moves from its real-time record to its
-// standard line, or from unattributed to attributed); a group whose
-// requests add up to none is dropped.
+// firstLoad on) to the rollups, and the change it makes to the edge
+// join's correction (see writeEdgeDelta): the deltas go to km_du and
+// km_dl, then for every (source, day) they touch, the rollup rows are
+// merged with theirs and replaced, so that each rollup keeps one row per
+// group. Correction deltas are signed; a group whose sums all add up to
+// nothing is dropped.
 func (w *writer) writeRollups(ctx context.Context) error {
 	changed, alone := w.edgeChange()
 	if w.txFirstLoad == 0 && !changed {
@@ -132,18 +140,10 @@ func (w *writer) writeRollups(ctx context.Context) error {
 		return err
 	}
 	for _, t := range []string{"usage_daily", "latency_daily"} {
-		count := map[string]string{"usage_daily": "requests", "latency_daily": "n"}[t]
 		if err := exec(`CREATE OR REPLACE TEMP TABLE km_merged AS ` + rollupMerge[t] + ` FROM (
 				SELECT r.* FROM ` + t + ` r SEMI JOIN km_touched d ON r.source = d.source AND r.day = d.day
-				UNION ALL SELECT * FROM km_d` + t[:1] + `) GROUP BY ALL HAVING sum(` + count + `) <> 0`); err != nil {
+				UNION ALL SELECT * FROM km_d` + t[:1] + `) GROUP BY ALL HAVING ` + rollupNonZero[t]); err != nil {
 			return err
-		}
-		var negative int64
-		if err := w.conn.QueryRowContext(ctx, `SELECT count(*) FROM km_merged WHERE `+count+` < 0`).Scan(&negative); err != nil {
-			return fmt.Errorf("update daily rollups: %w", err)
-		}
-		if negative > 0 {
-			return fmt.Errorf("update daily rollups: %d groups of %s would count fewer than no requests (a bug in the edge join's deltas)", negative, t)
 		}
 		if err := exec(`DELETE FROM ` + t + ` r USING km_touched d WHERE r.source = d.source AND r.day = d.day`); err != nil {
 			return err
@@ -192,7 +192,7 @@ var rollupDimensionSQL = map[keymeter.Dimension]struct{ expr, join string }{
 	keymeter.DimAPIKey:   {"k.fingerprint", "k"},
 	keymeter.DimDay:      {"strftime(r.day, '%Y-%m-%d')", ""},
 	keymeter.DimMonth:    {"strftime(r.day, '%Y-%m')", ""},
-	keymeter.DimSource:   {"CASE r.source WHEN 1 THEN 'cloudfront' WHEN 2 THEN 'cloudfront-realtime' WHEN 3 THEN 'apigateway' WHEN 4 THEN 'edge' END", ""},
+	keymeter.DimSource:   {"r.km_source", ""},
 	keymeter.DimReason:   {"CASE r.attribution WHEN 1 THEN 'no_key' WHEN 2 THEN 'key_truncated' END", ""},
 }
 
@@ -241,7 +241,7 @@ func (s *DB) usageFromRollups(ctx context.Context, q keymeter.UsageQuery) ([]key
 	if joins["o"] {
 		from += " LEFT JOIN key_owner_spans o ON o.key_id = r.key_id AND r.day >= o.valid_from AND r.day < o.valid_until"
 	}
-	where := " WHERE r.day >= ? AND r.day < ? AND r.source IN (" + sourceList(q.SourceList()) + ")"
+	where := " WHERE r.day >= ? AND r.day < ?"
 	args := []any{q.From.UTC(), q.To.UTC()}
 	if q.Customer != "" {
 		where += " AND o.customer = ?"
@@ -258,13 +258,15 @@ func (s *DB) usageFromRollups(ctx context.Context, q keymeter.UsageQuery) ([]key
 	}
 	tail := ""
 	if len(groups) > 0 {
-		tail = " GROUP BY ALL ORDER BY " + order
+		// The edge join's correction can cancel a group of the logs'
+		// rows: a group of no requests is empty.
+		tail = " GROUP BY ALL HAVING sum(requests) <> 0 ORDER BY " + order
 	}
 	totals := `SELECT ` + sel + `CAST(coalesce(sum(requests), 0) AS HUGEINT), CAST(coalesce(sum(bytes_sent), 0) AS HUGEINT),
 		CAST(coalesce(sum(bytes_received), 0) AS HUGEINT), CAST(coalesce(sum(tt_count), 0) AS BIGINT), CAST(coalesce(sum(tt_sum), 0) AS HUGEINT)
-		FROM usage_daily` + from + where + tail
+		FROM ` + rollupRelation("usage_daily", q.SourceList()) + from + where + tail
 	hist := `SELECT ` + gcols + `list(bucket ORDER BY bucket), list(n ORDER BY bucket) FROM (
-		SELECT ` + sel + `r.bucket AS bucket, CAST(sum(r.n) AS BIGINT) AS n FROM latency_daily` + from + where + ` GROUP BY ALL)`
+		SELECT ` + sel + `r.bucket AS bucket, CAST(sum(r.n) AS BIGINT) AS n FROM ` + rollupRelation("latency_daily", q.SourceList()) + from + where + ` GROUP BY ALL)`
 	if len(groups) > 0 {
 		hist += " GROUP BY ALL"
 	}
@@ -338,4 +340,20 @@ func percentilesOf(l *keymeter.Latency, buckets, counts []any) {
 			i++
 		}
 	}
+}
+
+// rollupRelation returns the rows of rollup t that count for the given
+// sources, each with its source's name as km_source: a log's own rows,
+// and for the edge join those of both CloudFront logs plus its
+// correction (source 4), which add up to the join's.
+func rollupRelation(t string, sources []keymeter.Source) string {
+	var parts []string
+	for _, s := range sources {
+		in := strconv.Itoa(int(s))
+		if s == keymeter.SourceEdge {
+			in = "1, 2, 4"
+		}
+		parts = append(parts, `SELECT '`+s.String()+`' AS km_source, * FROM `+t+` WHERE source IN (`+in+`)`)
+	}
+	return "(" + strings.Join(parts, " UNION ALL ") + ")"
 }
