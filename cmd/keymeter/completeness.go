@@ -20,7 +20,7 @@ import (
 // completenessDB is what the completeness checks read.
 type completenessDB interface {
 	keymeter.ProgressReader
-	keymeter.CoverageReporter
+	keymeter.UsageQuerier
 	keymeter.MeterTotaler
 }
 
@@ -82,28 +82,39 @@ func formatTime(t time.Time) string {
 // coverageSum is the coverage of the real-time log over a period: the
 // standard log's requests, and those of them with a real-time record.
 type coverageSum struct {
-	standard, withRealtime int64
+	standard, withRealtime, realtime int64
 }
 
-// periodCoverage adds up the coverage of every distribution over [from, to).
-func periodCoverage(ctx context.Context, db keymeter.CoverageReporter, from, to time.Time) (coverageSum, error) {
-	rows, err := db.Coverage(ctx, keymeter.CoverageQuery{From: from, To: to})
-	if err != nil {
-		return coverageSum{}, err
+// periodCoverage returns the coverage of every distribution over [from,
+// to) from three usage totals, which the daily rollups answer at once:
+// the edge join counts each standard line and each real-time record
+// without one, so the requests with both records are standard +
+// real-time − edge. (keymeter coverage counts the same per distribution
+// and day, with a scan of the period.)
+func periodCoverage(ctx context.Context, db completenessDB, from, to time.Time) (coverageSum, error) {
+	present, err := db.SourcesIn(ctx, from, to)
+	if err != nil || !slices.Contains(present, keymeter.SourceCloudFront) || !slices.Contains(present, keymeter.SourceCloudFrontRealtime) {
+		return coverageSum{}, err // not both logs: nothing to compare
 	}
-	var c coverageSum
-	for _, r := range rows {
-		c.standard += r.Standard
-		c.withRealtime += r.WithRealtime
+	var n [3]int64
+	for i, src := range []keymeter.Source{keymeter.SourceCloudFront, keymeter.SourceCloudFrontRealtime, keymeter.SourceEdge} {
+		rows, err := db.Usage(ctx, keymeter.UsageQuery{From: from, To: to, Source: src})
+		if err != nil {
+			return coverageSum{}, err
+		}
+		if len(rows) == 1 {
+			n[i], _ = rows[0].Requests.Int64()
+		}
 	}
-	return c, nil
+	return coverageSum{standard: n[0], withRealtime: n[0] + n[1] - n[2], realtime: n[1]}, nil
 }
 
 // below reports whether the coverage is measured (the period has
-// standard lines) and below the threshold, in basis points.
+// standard lines and real-time records: without a real-time log there is
+// nothing it misses) and below the threshold, in basis points.
 func (c coverageSum) below(threshold int64) bool {
 	bp, ok := keymeter.BasisPoints(c.withRealtime, c.standard)
-	return ok && bp < threshold
+	return ok && c.realtime > 0 && bp < threshold
 }
 
 // percent writes the coverage as a percentage: "93.12%".

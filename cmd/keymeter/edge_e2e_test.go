@@ -251,6 +251,9 @@ func TestEdgeJoinMonth(t *testing.T) {
 			if len(rows) != 1 || rows[0]["source"] != "edge" || num(t, rows[0]["requests"]) != requests {
 				t.Errorf("usage --by source: %v, want one edge row of %d requests (%d records)", rows, requests, records)
 			}
+			if out := c.ok("sql", "--format", "csv", "SELECT count(*) AS n, count(*) FILTER (WHERE provisional) AS p FROM edge_events"); out != fmt.Sprintf("n,p\n%d,0\n", requests) {
+				t.Errorf("sql over edge_events: %q, want %d requests, none provisional", out, requests)
+			}
 			checkCompleteness(t, c, m)
 			checkCoverageWarning(t, c, m)
 			rows = usageJSON(t, c, "--to", "2025-12-01", "--by", "", "--source", "cloudfront,cloudfront-realtime")
