@@ -272,6 +272,28 @@ func meterSpecs(plan *billing.Plan) []keymeter.MeterSpec {
 	return specs
 }
 
+// allEvents is the meter of every request of the sources a plan's meters
+// count (each request of the edge join once), priced or not; of every
+// event when the plan meters nothing.
+func allEvents(plan *billing.Plan) keymeter.MeterSpec {
+	spec := keymeter.MeterSpec{Name: "all", Measure: keymeter.MeasureRequests}
+	var names []string
+	for i := range plan.Prices {
+		src := plan.Prices[i].Meter.Source
+		if !slices.Contains(names, src.String()) {
+			names = append(names, src.String())
+			spec.Args = append(spec.Args, src.String())
+		}
+		if src == keymeter.SourceEdge {
+			spec.Source = src
+		}
+	}
+	if len(names) > 0 {
+		spec.Where = "source IN (" + strings.TrimSuffix(strings.Repeat("?, ", len(names)), ", ") + ")"
+	}
+	return spec
+}
+
 // meterUsage totals a plan's meters for one customer over event time
 // [from, to), as known at asOf.
 func meterUsage(ctx context.Context, db keymeter.MeterTotaler, plan *billing.Plan, customer string, from, to, asOf time.Time) (map[string]invoice.Usage, error) {
@@ -323,8 +345,9 @@ func (s *billingSetup) document(ctx context.Context, db keymeter.MeterTotaler, b
 			return nil, err
 		}
 		from, to := d.Period.ActiveStart, d.Period.End
-		// Any change at all? Counted over every event, priced or not.
-		all := []keymeter.MeterSpec{{Name: "all", Measure: keymeter.MeasureRequests}}
+		// Any change at all? Counted over every event of the sources the
+		// plan meters, priced or not.
+		all := []keymeter.MeterSpec{allEvents(plan)}
 		var events [2]keymeter.Int128
 		for i, at := range []time.Time{after, cutoff} {
 			rows, err := db.MeterTotals(ctx, keymeter.MeterQuery{From: from, To: to, AsOf: at, Customer: b.a.Customer, Meters: all})
