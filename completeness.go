@@ -78,7 +78,8 @@ type Watermark struct {
 	// events at all (Known is then false).
 	Until time.Time
 	Known bool
-	// Distributions are the watermarks it is the earliest of.
+	// Distributions are the watermarks of the current distributions it
+	// is the earliest of.
 	Distributions []DistributionWatermark
 }
 
@@ -92,64 +93,72 @@ type Watermark struct {
 //     arrived. (CloudFront names standard log files after the hour of
 //     their requests, so the newest request also dates the newest hour
 //     delivered.)
-//   - A source's watermark is the earliest over the distributions that
-//     are active in the period: those with a request before to and one
-//     at or after from − delay (a distribution silent for longer is
-//     taken to be retired, not late). When none is, it is the latest
-//     over all distributions.
-//   - The edge join's watermark, per distribution, is the earlier of its
-//     standard and real-time logs' (of those it has): its counts are
-//     final only once both logs have arrived.
+//   - A log's watermark is the earliest over its current distributions:
+//     those whose newest request is at most the delay older than the
+//     log's newest. A distribution silent for longer while another
+//     delivers is idle (or retired), not late: had it had requests, they
+//     would have arrived.
+//   - A source's watermark is its log's; the edge join's is the earlier
+//     of its two logs', counting only the logs active in the period
+//     (with a request before to and one at or after from − delay), or
+//     both when neither is: its counts are final only once both logs
+//     have arrived.
 func WatermarkOf(progress []SourceProgress, src Source, from, to time.Time, settle Settle) Watermark {
 	w := Watermark{Source: src}
 	logs := []Source{src}
 	if src == SourceEdge {
 		logs = []Source{SourceCloudFront, SourceCloudFrontRealtime}
 	}
-	type dist struct {
+	type logMark struct {
 		until  time.Time
 		active bool
+		dists  []DistributionWatermark
 	}
-	per := map[string]*dist{}
-	var order []string
-	for _, p := range progress {
-		if !containsSource(logs, p.Source) {
+	var marks []logMark
+	for _, l := range logs {
+		d := settle.Delay(l)
+		var first, newest time.Time
+		seen := false
+		for _, p := range progress {
+			if p.Source != l {
+				continue
+			}
+			if !seen || p.First.Before(first) {
+				first = p.First
+			}
+			if !seen || p.Newest.After(newest) {
+				newest = p.Newest
+			}
+			seen = true
+		}
+		if !seen {
 			continue
 		}
-		d := settle.Delay(p.Source)
-		until := p.Newest.Add(-d)
-		active := p.First.Before(to) && !p.Newest.Before(from.Add(-d))
-		w.Distributions = append(w.Distributions, DistributionWatermark{p.Source, p.Distribution, until})
-		cur := per[p.Distribution]
-		if cur == nil {
-			per[p.Distribution] = &dist{until, active}
-			order = append(order, p.Distribution)
-			continue
+		m := logMark{active: first.Before(to) && !newest.Before(from.Add(-d))}
+		for _, p := range progress {
+			if p.Source != l || p.Newest.Before(newest.Add(-d)) {
+				continue // idle
+			}
+			until := p.Newest.Add(-d)
+			if len(m.dists) == 0 || until.Before(m.until) {
+				m.until = until
+			}
+			m.dists = append(m.dists, DistributionWatermark{l, p.Distribution, until})
 		}
-		// Edge: the earlier of the two logs, counting only active ones
-		// once one is active.
-		switch {
-		case active && !cur.active:
-			*cur = dist{until, true}
-		case active == cur.active && until.Before(cur.until):
-			cur.until = until
-		}
+		marks = append(marks, m)
 	}
 	anyActive := false
-	for _, name := range order {
-		anyActive = anyActive || per[name].active
+	for _, m := range marks {
+		anyActive = anyActive || m.active
 	}
-	for _, name := range order {
-		d := per[name]
-		if anyActive && !d.active {
+	for _, m := range marks {
+		if anyActive && !m.active {
 			continue
 		}
-		switch {
-		case !w.Known:
-			w.Until, w.Known = d.until, true
-		case anyActive && d.until.Before(w.Until), !anyActive && d.until.After(w.Until):
-			w.Until = d.until
+		if !w.Known || m.until.Before(w.Until) {
+			w.Until, w.Known = m.until, true
 		}
+		w.Distributions = append(w.Distributions, m.dists...)
 	}
 	return w
 }
