@@ -60,6 +60,11 @@ type MeterSpec struct {
 	// Every backend offers the events view with these columns.
 	Where string
 	Args  []any
+	// Source is the source the meter counts, which Where selects too:
+	// SourceEdge makes the store count the edge join's events (its view
+	// edge_events, with the events view's columns and source 'edge')
+	// besides the logs' own.
+	Source Source
 }
 
 // MeterQuery asks for the totals of meters per customer over the

@@ -1,6 +1,10 @@
 package keymeter
 
-import "fmt"
+import (
+	"fmt"
+	"slices"
+	"time"
+)
 
 // Source names the log an event came from. Every stored event keeps it, so
 // that edge (CloudFront) and origin (API Gateway) counts are never mixed up.
@@ -12,6 +16,12 @@ const (
 	SourceCloudFront                // CloudFront standard logs (S3 / files)
 	SourceCloudFrontRealtime        // CloudFront real-time logs (Kinesis)
 	SourceAPIGateway                // API Gateway access logs
+	// SourceEdge is not a log but the join of CloudFront's two: one
+	// request per request ID among the standard and the real-time log,
+	// measured by its standard line when there is one and attributed by
+	// whichever of the two shows its key (see EdgeJoinWindow). No event
+	// is stored under it; stores derive it.
+	SourceEdge
 )
 
 var sourceNames = [...]string{
@@ -19,6 +29,7 @@ var sourceNames = [...]string{
 	SourceCloudFront:         "cloudfront",
 	SourceCloudFrontRealtime: "cloudfront-realtime",
 	SourceAPIGateway:         "apigateway",
+	SourceEdge:               "edge",
 }
 
 // String returns the source's stable name, as used in flags, tables and JSON.
@@ -36,12 +47,44 @@ func ParseSource(name string) (Source, error) {
 			return Source(i), nil
 		}
 	}
-	return SourceUnknown, Errorf(EINVALID, "unknown source %q (want cloudfront, cloudfront-realtime or apigateway)", name)
+	return SourceUnknown, Errorf(EINVALID, "unknown source %q (want edge, cloudfront, cloudfront-realtime or apigateway)", name)
 }
 
-// Sources lists every real source in order.
+// Sources lists every source whose events are stored, in order: the
+// logs, not the edge join.
 func Sources() []Source {
 	return []Source{SourceCloudFront, SourceCloudFrontRealtime, SourceAPIGateway}
+}
+
+// IsCloudFront reports whether s is one of CloudFront's logs, or their
+// join: a source of edge counts.
+func (s Source) IsCloudFront() bool {
+	return s == SourceCloudFront || s == SourceCloudFrontRealtime || s == SourceEdge
+}
+
+// EdgeJoinWindow is how far apart, in whole UTC hours, the times of a
+// standard line and a real-time record with the same request ID may be
+// for both to be one request of SourceEdge. The two records of a request
+// are logged within milliseconds of each other; the window is the
+// default dedupe window (DefaultDedupeWindow), fixed rather than
+// configurable so that what an invoice counted as one request stays one
+// request forever.
+const EdgeJoinWindow = 24 * time.Hour
+
+// DefaultSources returns the sources a question with no source counts,
+// given the sources that have events: the edge join when either
+// CloudFront log has any (never the sum of both logs), and API Gateway
+// when it has any, so that edge and origin are shown side by side and
+// never added up. It returns nil when no source has events.
+func DefaultSources(present []Source) []Source {
+	var out []Source
+	if slices.ContainsFunc(present, Source.IsCloudFront) {
+		out = append(out, SourceEdge)
+	}
+	if slices.Contains(present, SourceAPIGateway) {
+		out = append(out, SourceAPIGateway)
+	}
+	return out
 }
 
 // Attribution says whether and how a request was tied to an API key.

@@ -38,8 +38,10 @@ type Key struct {
 	// open-ended.
 	Customer    string
 	From, Until time.Time
-	// Requests counts the stored events of the key in the span, and
-	// LastSeen is the time of the newest one (zero when none).
+	// Requests counts the requests of the key in the span: at the edge
+	// (the join of both CloudFront logs, each request once) or, for a
+	// key the edge never saw (an API Gateway key ID), at the origin;
+	// LastSeen is the time of the newest event (zero when none).
 	Requests int64
 	LastSeen time.Time
 }

@@ -63,9 +63,9 @@ type ReconcileQuery struct {
 	// link the two sides: a customer's API keys (edge) and API Gateway key
 	// IDs or identities (origin) are assigned to it by keys import.
 	By []Dimension
-	// Edge is SourceCloudFront or SourceCloudFrontRealtime, or
-	// SourceUnknown for whichever has events in the period (standard logs
-	// when both do: real-time logs may be sampled).
+	// Edge is SourceEdge (the join of both CloudFront logs, each request
+	// once, attributed by either), SourceCloudFront or
+	// SourceCloudFrontRealtime alone; SourceUnknown means SourceEdge.
 	Edge Source
 }
 

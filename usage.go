@@ -44,8 +44,26 @@ func ParseDimension(name string) (Dimension, error) {
 type UsageQuery struct {
 	From, To time.Time
 	By       []Dimension
-	Source   Source // only this source; SourceUnknown means all
+	// Source counts only this source (SourceEdge: the join of both
+	// CloudFront logs), and Sources only these, when set. With neither,
+	// every stored event counts, each log's record of a request apart:
+	// group by DimSource, or choose the sources (DefaultSources), to
+	// count each request once.
+	Source   Source
+	Sources  []Source
 	Customer string // only this customer, when set
+}
+
+// SourceList returns the sources q counts: Sources, else Source, else
+// every stored source (Sources()).
+func (q *UsageQuery) SourceList() []Source {
+	switch {
+	case len(q.Sources) > 0:
+		return q.Sources
+	case q.Source != SourceUnknown:
+		return []Source{q.Source}
+	}
+	return Sources()
 }
 
 // GroupValue is one group column of a usage row; Null for unattributed

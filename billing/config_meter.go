@@ -32,7 +32,7 @@ func (l *loader) meter(e field, path string) Meter {
 		}
 	}
 	if d, found := f.get("source"); !found {
-		l.errf(e.key, join(path, "source"), "missing (want cloudfront, cloudfront-realtime or apigateway)")
+		l.errf(e.key, join(path, "source"), "missing (want edge, cloudfront, cloudfront-realtime or apigateway)")
 	} else if s, ok := l.scalar(d.val, join(path, "source")); ok {
 		src, err := keymeter.ParseSource(s)
 		if err != nil {

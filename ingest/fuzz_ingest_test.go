@@ -141,6 +141,12 @@ func checkQueries(t *testing.T, db *duckdb.DB, uri string) {
 	if fmt.Sprint(rolled) != fmt.Sprint(scanned) {
 		t.Fatalf("usage totals: rollups %+v, events %+v", rolled, scanned)
 	}
+	edge := keymeter.UsageQuery{From: from, To: to, Source: keymeter.SourceEdge, By: []keymeter.Dimension{keymeter.DimDay, keymeter.DimReason}}
+	rolled = all(edge)
+	edge.From = from.Add(time.Microsecond)
+	if scanned = all(edge); fmt.Sprint(rolled) != fmt.Sprint(scanned) {
+		t.Fatalf("edge join: rollups %+v, events %+v", rolled, scanned)
+	}
 	all(keymeter.UsageQuery{From: from, To: to, By: []keymeter.Dimension{keymeter.DimCustomer, keymeter.DimAPIKey,
 		keymeter.DimDay, keymeter.DimMonth, keymeter.DimSource, keymeter.DimReason}})
 	all(keymeter.UsageQuery{From: from, To: to, By: []keymeter.Dimension{keymeter.DimPath, keymeter.DimMethod,
@@ -150,6 +156,7 @@ func checkQueries(t *testing.T, db *duckdb.DB, uri string) {
 		`SELECT * FROM cloudfront_logs`,
 		`SELECT * FROM cloudfront_realtime_logs`,
 		`SELECT * FROM apigateway_logs`,
+		`SELECT * FROM edge_events`,
 		`SELECT * FROM rejects`,
 		`SELECT sum(sc_bytes), sum(cs_bytes), avg(time_taken) FROM cloudfront_logs`,
 	} {

@@ -49,7 +49,8 @@ type Late struct {
 	Plan  *billing.Plan
 	After time.Time
 	// Events is the change in the number of the customer's events of
-	// Period, whether or not a priced meter counts them.
+	// Period, of the sources its plan meters, whether or not a priced
+	// meter's filter counts them.
 	Events keymeter.Int128
 	Billed map[string]Usage // as known at After
 	Late   map[string]Usage // the change from After to Cutoff

@@ -73,13 +73,17 @@ type Document struct {
 	MinimumSpend           billing.Decimal `json:"minimum_spend"`
 	MinimumSpendAdjustment billing.Decimal `json:"minimum_spend_adjustment"`
 	// LateEvents counts the customer's late events of earlier periods
-	// that arrived by Cutoff (since the previous invoice), whether or not
-	// a priced meter counts them; LateAdjustments is the sum of the late
-	// lines.
+	// that arrived by Cutoff (since the previous invoice), of the sources
+	// the plan meters (each request of the edge join once), whether or
+	// not a priced meter's filter counts them; LateAdjustments is the sum
+	// of the late lines.
 	LateEvents      keymeter.Int128 `json:"late_events"`
 	LateAdjustments billing.Decimal `json:"late_adjustments"`
 	// Total is the sum of all lines, in minor units.
 	Total billing.Decimal `json:"total"`
+	// Warnings say why a draft's numbers may be short (a real-time log
+	// below its coverage threshold); finalized invoices keep none.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // Line is one invoice line: billing's line, and for the lines that count

@@ -279,6 +279,12 @@ func TestQuery(t *testing.T) {
 		"SELECT count(*) AS events, coalesce(sum(bytes_sent), 0) AS quantity FROM events WHERE customer = 'a' AND time >= TIMESTAMP '1970-01-01 00:00:00' AND time < TIMESTAMP '1970-01-01 01:00:00' AND source = 'cloudfront'") {
 		t.Errorf("query of what is known now: %s", q)
 	}
+	// A meter of the edge join counts the edge join's events.
+	m.Source, m.Filter.Source = keymeter.SourceEdge, keymeter.SourceEdge
+	if q := Query(m, "a", time.Unix(0, 0), time.Unix(3600, 0), octoberCutoff); !strings.HasPrefix(q,
+		"SELECT count(*) AS events, coalesce(sum(bytes_sent), 0) AS quantity FROM edge_events_as_of(TIMESTAMP '2025-11-02 06:30:00.123456') WHERE customer = 'a' AND time >= TIMESTAMP '1970-01-01 00:00:00' AND time < TIMESTAMP '1970-01-01 01:00:00' AND source = 'edge'") {
+		t.Errorf("query of an edge meter: %s", q)
+	}
 }
 
 func TestGroup(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/keymeter/keymeter"
 	"github.com/keymeter/keymeter/billing"
 )
 
@@ -23,7 +24,7 @@ func Query(m *billing.Meter, customer string, from, to, asOf time.Time) string {
 	b.WriteString("SELECT count(*) AS events, ")
 	b.WriteString(m.SQLSum())
 	b.WriteString(" AS quantity FROM ")
-	b.WriteString(eventsAsOf(asOf))
+	b.WriteString(eventsAsOf(m, asOf))
 	b.WriteString(" WHERE ")
 	b.WriteString(where(m, customer, from, to))
 	return b.String()
@@ -37,16 +38,21 @@ func LateQuery(m *billing.Meter, customer string, from, to, after, cutoff time.T
 	w := where(m, customer, from, to)
 	sum := m.SQLSum()
 	return "SELECT known.events - billed.events AS events, known.quantity - billed.quantity AS quantity FROM " +
-		"(SELECT count(*) AS events, " + sum + " AS quantity FROM " + eventsAsOf(cutoff) + " WHERE " + w + ") known, " +
-		"(SELECT count(*) AS events, " + sum + " AS quantity FROM " + eventsAsOf(after) + " WHERE " + w + ") billed"
+		"(SELECT count(*) AS events, " + sum + " AS quantity FROM " + eventsAsOf(m, cutoff) + " WHERE " + w + ") known, " +
+		"(SELECT count(*) AS events, " + sum + " AS quantity FROM " + eventsAsOf(m, after) + " WHERE " + w + ") billed"
 }
 
-// eventsAsOf names the relation of the events known at t.
-func eventsAsOf(t time.Time) string {
-	if t.IsZero() {
-		return "events"
+// eventsAsOf names the relation of the events a meter counts known at
+// t: the edge join's for a meter of source edge, the logs' otherwise.
+func eventsAsOf(m *billing.Meter, t time.Time) string {
+	name := "events"
+	if m.Source == keymeter.SourceEdge {
+		name = "edge_events"
 	}
-	return "events_as_of(" + timestampLiteral(t) + ")"
+	if t.IsZero() {
+		return name
+	}
+	return name + "_as_of(" + timestampLiteral(t) + ")"
 }
 
 // where is the condition of a meter's events of one customer in [from, to).

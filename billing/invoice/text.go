@@ -34,6 +34,9 @@ func writeText(b *bytes.Buffer, v view, queries bool) {
 		title += ": the amounts change as events arrive, until it is finalized"
 	}
 	b.WriteString(title + "\n\n")
+	for _, w := range v.Warnings {
+		b.WriteString("warning: " + w + "\n\n")
+	}
 	tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', 0)
 	field := func(name, value string) {
 		if value != "" {

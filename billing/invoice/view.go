@@ -31,6 +31,9 @@ type view struct {
 	Late        string // the late adjustments, when there are any
 	LateEvents  string
 	Total       string
+	// Warnings are the draft's (see Document.Warnings): the text
+	// rendering shows them, the customer's HTML page does not.
+	Warnings []string
 }
 
 type lineView struct {
@@ -63,6 +66,7 @@ func newView(d *Document) view {
 		Currency:   cur.Code,
 		Subtotal:   money(d.Subtotal),
 		Total:      money(d.Total),
+		Warnings:   d.Warnings,
 	}
 	if d.Period.Prorated() {
 		v.Active = fmt.Sprintf("from %s: %d of %d days", d.Period.ActiveFrom, d.Period.ActiveDays, d.Period.Days)

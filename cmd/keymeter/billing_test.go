@@ -77,6 +77,15 @@ var pricedMeters = map[string][]string{
 	"unit-co": {"egress", "requests"}, "package-co": {"requests"}, "tiered-co": {"v1_reads"}, "bulk-co": {"egress"},
 }
 
+// logsComplete says in a test's config that its generated standard logs
+// are complete as written: they settle in 6 hours instead of CloudFront's
+// day, so that October, whose requests run to November 1 noon, can be
+// finalized (see keymeter.WatermarkOf).
+func logsComplete(t *testing.T, c *cli) {
+	t.Helper()
+	writeFile(t, filepath.Join(c.data, "keymeter.yaml"), "settle: {cloudfront: 6h}\n")
+}
+
 // billingGen generates requests of the four customers; every seed shares
 // the keys of key seed 5.
 func billingGen(seed uint64, start time.Time, span time.Duration) *loggen.Gen {
@@ -260,6 +269,7 @@ func lineAmounts(d *invoice.Document) map[string]int64 {
 // those as late lines, with the right counts and amounts.
 func TestBillingEndToEnd(t *testing.T) {
 	c := newCLI(t)
+	logsComplete(t, c)
 	writeFile(t, filepath.Join(c.data, "billing.yaml"), billingYAML)
 	logs := t.TempDir()
 	gen := billingGen(5, time.Date(2025, 9, 30, 12, 0, 0, 0, time.UTC), 32*24*time.Hour)

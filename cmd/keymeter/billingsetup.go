@@ -30,6 +30,8 @@ type billingDB interface {
 	keymeter.BillingStore
 	keymeter.UsageQuerier
 	keymeter.KeyStore
+	keymeter.ProgressReader
+	keymeter.CoverageReporter
 }
 
 // billingFlags are the flags of every billing command.
@@ -111,6 +113,19 @@ func (cfg *Config) grace() time.Duration {
 		return d
 	}
 	return defaultGrace
+}
+
+// coverageThreshold returns the coverage threshold in basis points: the
+// flag's value when given, else the config's.
+func (s *billingSetup) coverageThreshold(flag string) (int64, error) {
+	if flag == "" {
+		return s.cfg.coverageThreshold(), nil
+	}
+	bp, err := keymeter.ParsePercent(flag)
+	if err != nil {
+		return 0, keymeter.Errorf(keymeter.EINVALID, "--coverage-threshold %v", err)
+	}
+	return bp, nil
 }
 
 // openStore opens the store and merges its customers into the billing
@@ -252,9 +267,31 @@ func meterSpecs(plan *billing.Plan) []keymeter.MeterSpec {
 	for i := range plan.Prices {
 		m := &plan.Prices[i].Meter
 		where, args := m.Filter.SQLWhere()
-		specs = append(specs, keymeter.MeterSpec{Name: m.Name, Measure: string(m.Measure), Where: where, Args: args})
+		specs = append(specs, keymeter.MeterSpec{Name: m.Name, Measure: string(m.Measure), Where: where, Args: args, Source: m.Source})
 	}
 	return specs
+}
+
+// allEvents is the meter of every request of the sources a plan's meters
+// count (each request of the edge join once), priced or not; of every
+// event when the plan meters nothing.
+func allEvents(plan *billing.Plan) keymeter.MeterSpec {
+	spec := keymeter.MeterSpec{Name: "all", Measure: keymeter.MeasureRequests}
+	var names []string
+	for i := range plan.Prices {
+		src := plan.Prices[i].Meter.Source
+		if !slices.Contains(names, src.String()) {
+			names = append(names, src.String())
+			spec.Args = append(spec.Args, src.String())
+		}
+		if src == keymeter.SourceEdge {
+			spec.Source = src
+		}
+	}
+	if len(names) > 0 {
+		spec.Where = "source IN (" + strings.TrimSuffix(strings.Repeat("?, ", len(names)), ", ") + ")"
+	}
+	return spec
 }
 
 // meterUsage totals a plan's meters for one customer over event time
@@ -308,8 +345,9 @@ func (s *billingSetup) document(ctx context.Context, db keymeter.MeterTotaler, b
 			return nil, err
 		}
 		from, to := d.Period.ActiveStart, d.Period.End
-		// Any change at all? Counted over every event, priced or not.
-		all := []keymeter.MeterSpec{{Name: "all", Measure: keymeter.MeasureRequests}}
+		// Any change at all? Counted over every event of the sources the
+		// plan meters, priced or not.
+		all := []keymeter.MeterSpec{allEvents(plan)}
 		var events [2]keymeter.Int128
 		for i, at := range []time.Time{after, cutoff} {
 			rows, err := db.MeterTotals(ctx, keymeter.MeterQuery{From: from, To: to, AsOf: at, Customer: b.a.Customer, Meters: all})

@@ -12,8 +12,10 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -60,8 +62,43 @@ type Config struct {
 	// events with the same request ID may be for the later to be a copy
 	// ("24h", the default; "0h": the same hour only).
 	DedupeWindow string `yaml:"dedupe_window"`
+	// Settle holds, per log (cloudfront, cloudfront-realtime,
+	// apigateway), how long after the newest request it has delivered
+	// its older requests are taken to have all arrived ("24h"): what a
+	// source's watermark is behind its newest request. Defaults:
+	// keymeter.DefaultSettle.
+	Settle map[string]string `yaml:"settle"`
+	// CoverageThreshold is the share of the standard log's requests the
+	// real-time log must have a record of ("99%", the default) below
+	// which usage and invoice warn that what they count from real-time
+	// records is short.
+	CoverageThreshold string `yaml:"coverage_threshold"`
 
 	path string // the config file read, if any
+}
+
+// defaultCoverageThreshold is coverage_threshold's default, in basis
+// points: 99%.
+const defaultCoverageThreshold = 9900
+
+// settle returns the settling delays of the logs. They were validated.
+func (cfg *Config) settle() keymeter.Settle {
+	s := keymeter.DefaultSettle()
+	for name, v := range cfg.Settle {
+		src, _ := keymeter.ParseSource(name)
+		s[src], _ = time.ParseDuration(v)
+	}
+	return s
+}
+
+// coverageThreshold returns coverage_threshold in basis points; it was
+// validated.
+func (cfg *Config) coverageThreshold() int64 {
+	if cfg.CoverageThreshold == "" {
+		return defaultCoverageThreshold
+	}
+	bp, _ := keymeter.ParsePercent(cfg.CoverageThreshold)
+	return bp
 }
 
 // Environment variables keymeter reads.
@@ -197,6 +234,21 @@ func (cfg *Config) Validate() error {
 	}
 	if _, err := cfg.dedupeWindow(); err != nil {
 		problems = append(problems, err.Error())
+	}
+	for _, name := range slices.Sorted(maps.Keys(cfg.Settle)) {
+		src, err := keymeter.ParseSource(name)
+		if err != nil || !slices.Contains(keymeter.Sources(), src) {
+			problems = append(problems, fmt.Sprintf("settle: %q is not a log (want cloudfront, cloudfront-realtime or apigateway)", name))
+			continue
+		}
+		if d, err := time.ParseDuration(cfg.Settle[name]); err != nil || d < 0 {
+			problems = append(problems, fmt.Sprintf("settle.%s: %q is not a duration such as 24h or 15m", name, cfg.Settle[name]))
+		}
+	}
+	if cfg.CoverageThreshold != "" {
+		if _, err := keymeter.ParsePercent(cfg.CoverageThreshold); err != nil {
+			problems = append(problems, "coverage_threshold: "+err.Error())
+		}
 	}
 	for i, p := range cfg.KeyParams {
 		if !cloudfront.IsParamName(p) {

@@ -58,7 +58,7 @@ func (m *Main) runCosts(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	docs, err := m.invoiceDocs(ctx, s, db, targets)
+	docs, err := m.invoiceDocs(ctx, s, db, targets, -1)
 	if err != nil {
 		return err
 	}
@@ -96,7 +96,7 @@ func (m *Main) runCosts(ctx context.Context, args []string) error {
 	tail := []string{"cloudfront_requests", "cloudfront_bytes_sent", "apigateway_requests", "revenue", "cost", "margin", "margin_percent", "currency"}
 
 	if *by == "" {
-		rows, err := db.Usage(ctx, keymeter.UsageQuery{From: monthFrom, To: monthTo, By: []keymeter.Dimension{keymeter.DimSource}})
+		rows, err := db.Usage(ctx, keymeter.UsageQuery{From: monthFrom, To: monthTo, Sources: costSources, By: []keymeter.Dimension{keymeter.DimSource}})
 		if err != nil {
 			return err
 		}
@@ -113,7 +113,7 @@ func (m *Main) runCosts(ctx context.Context, args []string) error {
 	for _, t := range targets {
 		c := t.a.Customer
 		billedNames[c] = true
-		rows, err := db.Usage(ctx, keymeter.UsageQuery{From: t.period.ActiveStart, To: t.period.End, Customer: c, By: []keymeter.Dimension{keymeter.DimSource}})
+		rows, err := db.Usage(ctx, keymeter.UsageQuery{From: t.period.ActiveStart, To: t.period.End, Customer: c, Sources: costSources, By: []keymeter.Dimension{keymeter.DimSource}})
 		if err != nil {
 			return err
 		}
@@ -125,7 +125,7 @@ func (m *Main) runCosts(ctx context.Context, args []string) error {
 	}
 	// Traffic nobody pays for, over the calendar month in the billing
 	// time zone: unattributed requests, and customers on no plan.
-	rows, err := db.Usage(ctx, keymeter.UsageQuery{From: monthFrom, To: monthTo, By: []keymeter.Dimension{keymeter.DimCustomer, keymeter.DimSource}})
+	rows, err := db.Usage(ctx, keymeter.UsageQuery{From: monthFrom, To: monthTo, Sources: costSources, By: []keymeter.Dimension{keymeter.DimCustomer, keymeter.DimSource}})
 	if err != nil {
 		return err
 	}
@@ -155,27 +155,23 @@ func (m *Main) runCosts(ctx context.Context, args []string) error {
 	return res.write(m.Stdout, *format)
 }
 
+// costSources are the sources the cost of serving is priced from: every
+// CloudFront request once (the edge join, attributed by either log), and
+// API Gateway's, each at its own rates.
+var costSources = []keymeter.Source{keymeter.SourceEdge, keymeter.SourceAPIGateway}
+
 // costUsage adds up usage rows whose group column col is the source into
-// the traffic AWS charges for. CloudFront's standard and real-time logs
-// record the same requests: the standard log's counts are used, or the
-// real-time log's when there is no standard one.
+// the traffic AWS charges for.
 func costUsage(rows []keymeter.UsageRow, col int) billing.CostUsage {
 	var u billing.CostUsage
-	var rt billing.CostUsage
 	for _, r := range rows {
 		switch r.Group[col].Value {
-		case keymeter.SourceCloudFront.String():
+		case keymeter.SourceEdge.String():
 			u.CloudFrontRequests = u.CloudFrontRequests.Add(r.Requests)
 			u.CloudFrontBytesSent = u.CloudFrontBytesSent.Add(r.BytesSent)
-		case keymeter.SourceCloudFrontRealtime.String():
-			rt.CloudFrontRequests = rt.CloudFrontRequests.Add(r.Requests)
-			rt.CloudFrontBytesSent = rt.CloudFrontBytesSent.Add(r.BytesSent)
 		case keymeter.SourceAPIGateway.String():
 			u.APIGatewayRequests = u.APIGatewayRequests.Add(r.Requests)
 		}
-	}
-	if u.CloudFrontRequests.IsZero() {
-		u.CloudFrontRequests, u.CloudFrontBytesSent = rt.CloudFrontRequests, rt.CloudFrontBytesSent
 	}
 	return u
 }

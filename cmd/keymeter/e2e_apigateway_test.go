@@ -259,7 +259,7 @@ func TestReconcileEndToEnd(t *testing.T) {
 		}
 	}
 	if r := c.run("reconcile", "--from", "2025-10-01", "--to", "2025-11-01"); r.code != 0 ||
-		!strings.Contains(r.stderr, "edge cloudfront, origin apigateway: 0 of") || !strings.Contains(r.stdout, "unexplained") {
+		!strings.Contains(r.stderr, "edge source edge, origin source apigateway: 0 of") || !strings.Contains(r.stdout, "unexplained") {
 		t.Errorf("reconcile table: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 

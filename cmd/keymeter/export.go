@@ -72,7 +72,7 @@ func (m *Main) runExportStripe(ctx context.Context, args []string) error {
 		}
 		withID = append(withID, t)
 	}
-	docs, err := m.invoiceDocs(ctx, s, db, withID)
+	docs, err := m.invoiceDocs(ctx, s, db, withID, s.cfg.coverageThreshold())
 	if err != nil {
 		return err
 	}

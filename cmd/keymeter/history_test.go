@@ -29,6 +29,7 @@ var planCustomers = []string{"package-co", "tiered-co", "unit-co"}
 func newBilledMonth(t *testing.T) *billedMonth {
 	t.Helper()
 	c := newCLI(t)
+	logsComplete(t, c)
 	writeFile(t, filepath.Join(c.data, "billing.yaml"), billingYAML)
 	gen := billingGen(5, time.Date(2025, 9, 30, 12, 0, 0, 0, time.UTC), 32*24*time.Hour)
 	recs := generate(gen, 6000)
@@ -417,6 +418,7 @@ func replaced(t *testing.T, r result2) int64 {
 // next invoices.
 func TestReprocess(t *testing.T) {
 	c := newCLI(t)
+	logsComplete(t, c)
 	writeFile(t, filepath.Join(c.data, "billing.yaml"), billingYAML)
 	dir := t.TempDir()
 	gen := billingGen(5, time.Date(2025, 9, 30, 12, 0, 0, 0, time.UTC), 32*24*time.Hour)

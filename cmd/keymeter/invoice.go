@@ -44,6 +44,7 @@ func (m *Main) runInvoice(ctx context.Context, args []string) error {
 	customer := fs.String("customer", "", "only this `customer`")
 	format := fs.String("format", formatTable, "output `format`: table, json, csv or html")
 	queries := fs.Bool("queries", false, "table format: show the keymeter sql command that counts each line again")
+	threshold := fs.String("coverage-threshold", "", "warn when a meter counts from a real-time log with a record of fewer of the standard log's requests than this `percent` (default coverage_threshold, 99%)")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -64,6 +65,10 @@ func (m *Main) runInvoice(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	bp, err := s.coverageThreshold(*threshold)
+	if err != nil {
+		return err
+	}
 	db, err := s.openStore(ctx, true)
 	if err != nil {
 		return err
@@ -73,7 +78,7 @@ func (m *Main) runInvoice(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	docs, err := m.invoiceDocs(ctx, s, db, targets)
+	docs, err := m.invoiceDocs(ctx, s, db, targets, bp)
 	if err != nil {
 		return err
 	}
@@ -94,7 +99,10 @@ func (m *Main) runInvoice(ctx context.Context, args []string) error {
 
 // invoiceDocs returns the canonical JSON of each target's invoice: the
 // stored bytes of a finalized one, a draft computed now for the others.
-func (m *Main) invoiceDocs(ctx context.Context, s *billingSetup, db billingDB, targets []billed) ([][]byte, error) {
+// A draft whose meters count from a real-time log below the coverage
+// threshold (in basis points; negative: no check) carries warnings,
+// also printed on stderr.
+func (m *Main) invoiceDocs(ctx context.Context, s *billingSetup, db billingDB, targets []billed, threshold int64) ([][]byte, error) {
 	cutoff, err := db.LoadWatermark(ctx)
 	if err != nil {
 		return nil, err
@@ -103,6 +111,7 @@ func (m *Main) invoiceDocs(ctx context.Context, s *billingSetup, db billingDB, t
 		cutoff = m.now()
 	}
 	var docs [][]byte
+	covs := map[[2]time.Time]coverageSum{}
 	for _, t := range targets {
 		finals, err := db.Invoices(ctx, keymeter.InvoiceFilter{Customer: t.a.Customer})
 		if err != nil {
@@ -116,6 +125,14 @@ func (m *Main) invoiceDocs(ctx context.Context, s *billingSetup, db billingDB, t
 		if err != nil {
 			return nil, err
 		}
+		if threshold >= 0 {
+			if d.Warnings, err = s.meterWarnings(ctx, db, t, cutoff, documentUsage(d), threshold, covs); err != nil {
+				return nil, err
+			}
+			for _, w := range d.Warnings {
+				fmt.Fprintf(m.Stderr, "keymeter: warning: %s\n", w)
+			}
+		}
 		b, err := d.Encode()
 		if err != nil {
 			return nil, err
@@ -123,6 +140,17 @@ func (m *Main) invoiceDocs(ctx context.Context, s *billingSetup, db billingDB, t
 		docs = append(docs, b)
 	}
 	return docs, nil
+}
+
+// documentUsage returns what a document's usage lines counted, by meter.
+func documentUsage(d *invoice.Document) map[string]invoice.Usage {
+	out := map[string]invoice.Usage{}
+	for _, l := range d.Lines {
+		if l.Kind == billing.LineUsage && l.Events != nil && l.RawQuantity != nil {
+			out[l.Meter] = invoice.Usage{Events: *l.Events, RawQuantity: *l.RawQuantity}
+		}
+	}
+	return out
 }
 
 func finalFor(finals []keymeter.FinalInvoice, month string) *keymeter.FinalInvoice {
@@ -159,7 +187,13 @@ func (m *Main) noteUnbilled(ctx context.Context, db billingDB, s *billingSetup, 
 	if err != nil {
 		return
 	}
-	rows, err := db.Usage(ctx, keymeter.UsageQuery{From: from, To: from.AddDate(0, 1, 0), By: []keymeter.Dimension{keymeter.DimCustomer}})
+	to := from.AddDate(0, 1, 0)
+	present, err := db.SourcesIn(ctx, from, to)
+	if err != nil {
+		return
+	}
+	rows, err := db.Usage(ctx, keymeter.UsageQuery{From: from, To: to, Sources: keymeter.DefaultSources(present),
+		By: []keymeter.Dimension{keymeter.DimCustomer, keymeter.DimSource}})
 	if err != nil {
 		return
 	}
@@ -169,8 +203,8 @@ func (m *Main) noteUnbilled(ctx context.Context, db billingDB, s *billingSetup, 
 			continue
 		}
 		if _, ok := s.billing.Customer(c.Value); !ok {
-			fmt.Fprintf(m.Stderr, "keymeter: not invoiced: %s had %d requests in %s but is on no plan (keymeter customers set %s --plan PLAN --start DATE)\n",
-				c.Value, r.Requests, month, c.Value)
+			fmt.Fprintf(m.Stderr, "keymeter: not invoiced: %s had %d requests (%s) in %s but is on no plan (keymeter customers set %s --plan PLAN --start DATE)\n",
+				c.Value, r.Requests, r.Group[1].Value, month, c.Value)
 		}
 	}
 }
@@ -190,8 +224,9 @@ func (m *Main) runInvoiceFinalize(ctx context.Context, args []string) error {
 	b.register(fs)
 	period := fs.String("period", "", "billing `month` to finalize, e.g. 2025-10 (required)")
 	customer := fs.String("customer", "", "only this `customer`")
-	force := fs.Bool("force", false, "finalize even if the period has not closed (plus the allowed lateness)")
+	force := fs.Bool("force", false, "finalize even if the period has not closed (plus the allowed lateness), or its logs are not complete")
 	format := fs.String("format", formatTable, "output `format`: table, json or csv")
+	threshold := fs.String("coverage-threshold", "", "warn when a meter counts from a real-time log with a record of fewer of the standard log's requests than this `percent` (default coverage_threshold, 99%)")
 	if _, err := parseQueryFlags(fs, format, args, false); err != nil {
 		return err
 	}
@@ -199,6 +234,10 @@ func (m *Main) runInvoiceFinalize(ctx context.Context, args []string) error {
 		return &usageError{msg: "invoice finalize: --period is required (e.g. --period 2025-10)"}
 	}
 	s, err := m.loadBilling(&b)
+	if err != nil {
+		return err
+	}
+	bp, err := s.coverageThreshold(*threshold)
 	if err != nil {
 		return err
 	}
@@ -211,6 +250,13 @@ func (m *Main) runInvoiceFinalize(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	progress, err := db.Progress(ctx)
+	if err != nil {
+		return err
+	}
+	settle := s.cfg.settle()
+	covs := map[[2]time.Time]coverageSum{}
+	var warnings []string
 	now := m.now().UTC().Truncate(time.Microsecond)
 	grace := s.cfg.grace()
 	watermark, err := db.LoadWatermark(ctx)
@@ -248,6 +294,13 @@ func (m *Main) runInvoiceFinalize(ctx context.Context, args []string) error {
 				c, t.period.Month, t.period.End.Format(time.RFC3339), grace, closes.Format(time.RFC3339)))
 			continue
 		}
+		if why := incomplete(progress, t, settle); why != "" {
+			if !*force {
+				problems = append(problems, fmt.Sprintf("%s: %s; finalize once they have arrived (or use --force)", c, why))
+				continue
+			}
+			warnings = append(warnings, fmt.Sprintf("--force: %s: %s", c, why))
+		}
 		cutoff := watermark
 		if cutoff.IsZero() {
 			cutoff = now
@@ -260,6 +313,13 @@ func (m *Main) runInvoiceFinalize(ctx context.Context, args []string) error {
 		d, err := s.document(ctx, db, t, cutoff, finals, invoice.Input{Status: invoice.Final, Number: number, FinalizedAt: now})
 		if err != nil {
 			return err
+		}
+		if bp >= 0 {
+			ws, err := s.meterWarnings(ctx, db, t, cutoff, documentUsage(d), bp, covs)
+			if err != nil {
+				return err
+			}
+			warnings = append(warnings, ws...)
 		}
 		doc, err := d.Encode()
 		if err != nil {
@@ -277,6 +337,9 @@ func (m *Main) runInvoiceFinalize(ctx context.Context, args []string) error {
 	}
 	for _, sk := range skipped {
 		fmt.Fprintf(m.Stderr, "keymeter: skipped %s\n", sk)
+	}
+	for _, w := range warnings {
+		fmt.Fprintf(m.Stderr, "keymeter: warning: %s\n", w)
 	}
 	if len(frozen) == 0 {
 		return keymeter.Errorf(keymeter.ECONFLICT, "every invoice of %s is already final", *period)

@@ -112,6 +112,7 @@ Commands:
   ingest     read log files into the store, exactly once
   keys       import and list API keys and the customers that own them
   usage      report requests and bytes per customer, key, path, day, ...
+  coverage   compare CloudFront's real-time log with its standard log, per distribution and day
   reconcile  compare edge (CloudFront) and origin (API Gateway) counts
   sql        run a SQL query (Athena-compatible) over the store
   rejects    list the log lines that could not be ingested
@@ -141,6 +142,8 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		return m.runKeys(ctx, rest)
 	case "usage":
 		return m.runUsage(ctx, rest)
+	case "coverage":
+		return m.runCoverage(ctx, rest)
 	case "reconcile":
 		return m.runReconcile(ctx, rest)
 	case "sql":

@@ -44,6 +44,7 @@ type cell struct {
 func nullCell() cell         { return cell{} }
 func textCell(s string) cell { return cell{text: s, json: s} }
 func intCell(n int64) cell   { return cell{text: fmt.Sprint(n), json: n} }
+func boolCell(b bool) cell   { return cell{text: fmt.Sprint(b), json: b} }
 
 // int128Cell is an exact total: a JSON number with every digit.
 func int128Cell(n keymeter.Int128) cell { return numberCell(n.String()) }

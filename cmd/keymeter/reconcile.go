@@ -24,7 +24,7 @@ func (m *Main) runReconcile(ctx context.Context, args []string) error {
 	to := fs.String("to", "", "end of the period, exclusive, like --from (default: the end of --from's month)")
 	by := fs.String("by", "customer,day", "comma-separated `columns` to group by: customer, day, hour, month; empty for one total")
 	threshold := fs.String("threshold", "0", "flag rows whose |unexplained| exceeds this many requests (`N`), or this percentage of the edge requests (N%)")
-	edge := fs.String("edge-source", "auto", "the edge `source`: cloudfront, cloudfront-realtime, or auto (standard logs if the period has any, else real-time logs)")
+	edge := fs.String("edge-source", "edge", "the edge `source`: edge (both CloudFront logs joined, each request once), cloudfront or cloudfront-realtime (one log alone)")
 	flaggedOnly := fs.Bool("flagged", false, "list only the flagged rows")
 	format := fs.String("format", formatTable, "output `format`: table, json or csv")
 	if _, err := parseQueryFlags(fs, format, args, false); err != nil {
@@ -47,11 +47,12 @@ func (m *Main) runReconcile(ctx context.Context, args []string) error {
 		return err
 	}
 	switch *edge {
-	case "auto", "":
-	case keymeter.SourceCloudFront.String(), keymeter.SourceCloudFrontRealtime.String():
+	case "auto", "": // the name of the default before the edge join
+		q.Edge = keymeter.SourceEdge
+	case keymeter.SourceEdge.String(), keymeter.SourceCloudFront.String(), keymeter.SourceCloudFrontRealtime.String():
 		q.Edge, _ = keymeter.ParseSource(*edge)
 	default:
-		return keymeter.Errorf(keymeter.EINVALID, "--edge-source %q: want cloudfront, cloudfront-realtime or auto", *edge)
+		return keymeter.Errorf(keymeter.EINVALID, "--edge-source %q: want edge, cloudfront or cloudfront-realtime", *edge)
 	}
 	db, err := m.openReadOnly(ctx, &common)
 	if err != nil {
@@ -87,7 +88,7 @@ func (m *Main) runReconcile(ctx context.Context, args []string) error {
 	if err := res.write(m.Stdout, *format); err != nil {
 		return err
 	}
-	fmt.Fprintf(m.Stderr, "edge %s, origin %s: %d of %d rows flagged (|unexplained| > %s)\n",
+	fmt.Fprintf(m.Stderr, "edge source %s, origin source %s: %d of %d rows flagged (|unexplained| > %s)\n",
 		rec.Edge, rec.Origin, flagged, len(rec.Rows), th)
 	return nil
 }

@@ -55,6 +55,18 @@ type Config struct {
 	// BigHeadersPercent of the other requests carry large headers too, so
 	// that cs-headers is cut without losing a key.
 	BigHeadersPercent int
+	// BothPercent of the requests that send the key in the header send it
+	// in the query string too, where the standard log shows it.
+	BothPercent int
+
+	// Distributions are the distributions' domains the requests go to
+	// (cs(Host) in standard logs, x-host-header in real-time logs);
+	// default d111111abcdef8.cloudfront.net.
+	Distributions []string
+	// MissingPercent of the real-time records of requests made by
+	// NextEdge are never delivered, as when the log's sampling rate is
+	// below 100.
+	MissingPercent int
 }
 
 // Record is one request and its ground truth.
@@ -77,6 +89,12 @@ type Record struct {
 	ContentLen   int64
 	DetailedType string
 	Key          *Key // nil when the request carries no key, or lost it (Truncated)
+	// Sent is the key the request sent, in the header, the query string
+	// or both; QueryKey says it is in the query string.
+	Sent     *Key
+	QueryKey bool
+	// Distribution is the domain of the distribution the request went to.
+	Distribution string
 
 	// Real-time records only (NextRealtime):
 	Millis  int             // milliseconds after Time
@@ -87,9 +105,13 @@ type Record struct {
 	Logged int
 	// KeyHeader is true when the request sent its key in the x-api-key
 	// header; Truncated when that header was dropped from cs-headers (Key
-	// is then nil: the truth is that the request is unattributed).
+	// is then nil unless the query string has the key too: the truth is
+	// that the real-time record is unattributed).
 	KeyHeader bool
 	Truncated bool
+	// Realtime says, for requests made by NextEdge, that the real-time
+	// record is delivered.
+	Realtime bool
 }
 
 // RequestHeader is one request header, its value as CloudFront logs it
@@ -223,19 +245,30 @@ func (g *Gen) next(r *Record, realtime bool) {
 	if rng.IntN(100) >= g.cfg.NoKeyPercent && len(g.keys) > 0 {
 		r.Key = &g.keys[rng.IntN(len(g.keys))]
 	}
+	r.Sent = r.Key
+	r.Distribution = defaultDistribution
+	if len(g.cfg.Distributions) > 0 {
+		r.Distribution = g.cfg.Distributions[0]
+	}
+	if len(g.cfg.Distributions) > 1 {
+		r.Distribution = g.cfg.Distributions[rng.IntN(len(g.cfg.Distributions))]
+	}
 	if !realtime {
+		r.QueryKey = r.Key != nil
 		r.Query = g.query(r.Key)
 		return
 	}
 	r.KeyHeader = r.Key != nil && rng.IntN(100) < g.cfg.HeaderKeyPercent
 	r.Truncated = r.KeyHeader && rng.IntN(100) < g.cfg.TruncatedPercent
-	if r.KeyHeader {
-		r.Query = g.query(nil)
-	} else {
+	both := r.KeyHeader && g.cfg.BothPercent > 0 && rng.IntN(100) < g.cfg.BothPercent
+	r.QueryKey = r.Key != nil && (!r.KeyHeader || both)
+	if r.QueryKey {
 		r.Query = g.query(r.Key)
+	} else {
+		r.Query = g.query(nil)
 	}
 	g.headers(r)
-	if r.Truncated {
+	if r.Truncated && !r.QueryKey {
 		r.Key = nil
 	}
 	r.Millis = rng.IntN(1000)

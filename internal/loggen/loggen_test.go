@@ -73,3 +73,56 @@ func TestRealtime(t *testing.T) {
 		t.Errorf("too few of some kind: attribution %v, %d in a header, %d cut", counts, inHeader, cut)
 	}
 }
+
+// TestEdgeMonth checks requests made in both forms: the standard line
+// and the real-time record carry the same request ID, time and bytes;
+// the standard line shows a key exactly when its query string has one;
+// some real-time records are missing; EdgeTruth counts every request once.
+func TestEdgeMonth(t *testing.T) {
+	g := New(Config{
+		Seed: 3, Start: time.Date(2025, 10, 1, 0, 0, 0, 0, time.UTC), Span: 31 * 24 * time.Hour,
+		Customers: 2, KeysPerCustomer: 2, NoKeyPercent: 10, HeaderKeyPercent: 80, BothPercent: 30, TruncatedPercent: 10,
+		MissingPercent: 5, Distributions: []string{"a.cloudfront.net", "b.cloudfront.net"},
+	})
+	recs := g.EdgeMonth(5000)
+	var missing, both, headerOnly int
+	for i := range recs {
+		r := &recs[i]
+		if i > 0 && r.Time.Before(recs[i-1].Time) {
+			t.Fatal("records are not in time order")
+		}
+		line := string(r.AppendLine(nil, StandardFields))
+		record := string(r.AppendRealtime(nil, RealtimeFields))
+		for _, s := range []string{line, record} {
+			if !strings.Contains(s, "\t"+r.RequestID+"\t") || !strings.Contains(s, "\t"+r.Distribution+"\t") {
+				t.Fatalf("request %s is not in both forms:\n%s\n%s", r.RequestID, line, record)
+			}
+		}
+		inQuery := strings.Contains(r.Query, "api_key=") || strings.Contains(r.Query, "apikey=")
+		if inQuery != (r.StandardKey() != nil) || inQuery != r.QueryKey {
+			t.Errorf("the query string of %s is %q, and its StandardKey %v", r.RequestID, r.Query, r.StandardKey())
+		}
+		switch {
+		case !r.Realtime:
+			missing++
+		case r.KeyHeader && r.QueryKey:
+			both++
+		case r.KeyHeader:
+			headerOnly++
+		}
+	}
+	if missing < 150 || missing > 350 || both < 500 || headerOnly < 2000 {
+		t.Errorf("missing %d, key in both %d, only in the header %d", missing, both, headerOnly)
+	}
+	per, cov := EdgeTruth(recs, func(*Record) Arrived { return Arrived{Standard: true, Realtime: true} }, false)
+	var n, standard, with int64
+	for _, v := range per {
+		n += v.Requests
+	}
+	for _, c := range cov {
+		standard, with = standard+c.Standard, with+c.WithRealtime
+	}
+	if n != int64(len(recs)) || standard != n || with != n-int64(missing) || len(cov) != 62 {
+		t.Errorf("truth: %d requests, %d standard, %d with a real-time record, %d coverage rows", n, standard, with, len(cov))
+	}
+}

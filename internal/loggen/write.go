@@ -48,7 +48,7 @@ func (r *Record) appendField(dst []byte, name string) []byte {
 	case "cs-method":
 		return append(dst, r.Method...)
 	case "cs(Host)":
-		return append(dst, "d111111abcdef8.cloudfront.net"...)
+		return append(dst, r.distribution()...)
 	case "cs-uri-stem":
 		return append(dst, r.Path...)
 	case "sc-status":
@@ -139,7 +139,7 @@ func (r *Record) appendRealtimeField(dst []byte, name string) []byte {
 	case "cs-host": // the viewer's Host header (x-host-header in standard logs)
 		return append(dst, "api.example.com"...)
 	case "x-host-header": // the distribution's domain (cs(Host) in standard logs)
-		return append(dst, "d111111abcdef8.cloudfront.net"...)
+		return append(dst, r.distribution()...)
 	case "cs-uri-stem": // the path and the query
 		dst = append(dst, r.Path...)
 		if r.Query != "-" {
@@ -194,4 +194,14 @@ func (r *Record) appendRealtimeField(dst []byte, name string) []byte {
 		return append(dst, '-')
 	}
 	return r.appendField(dst, name) // named as in standard logs
+}
+
+// defaultDistribution is the distribution requests go to by default.
+const defaultDistribution = "d111111abcdef8.cloudfront.net"
+
+func (r *Record) distribution() string {
+	if r.Distribution == "" {
+		return defaultDistribution
+	}
+	return r.Distribution
 }

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -156,6 +157,7 @@ func meterSQL(q keymeter.MeterQuery) (string, []any, error) {
 	if len(q.Meters) == 0 {
 		return "", nil, nil
 	}
+	edge := slices.ContainsFunc(q.Meters, func(m keymeter.MeterSpec) bool { return m.Source == keymeter.SourceEdge })
 	var b strings.Builder
 	var args []any
 	b.WriteString("SELECT customer")
@@ -164,9 +166,17 @@ func meterSQL(q keymeter.MeterQuery) (string, []any, error) {
 		if !ok {
 			return "", nil, keymeter.Errorf(keymeter.EINVALID, "meter %q: unknown measure %q", m.Name, m.Measure)
 		}
+		where := strings.TrimSpace(m.Where)
+		if edge && m.Source != keymeter.SourceEdge {
+			// The edge rows are there for the edge meters only.
+			if where == "" {
+				where = "true"
+			}
+			where = "source <> 'edge' AND (" + where + ")"
+		}
 		filter := "FILTER (WHERE true)"
-		if strings.TrimSpace(m.Where) != "" {
-			filter = "FILTER (WHERE " + m.Where + ")"
+		if where != "" {
+			filter = "FILTER (WHERE " + where + ")"
 		}
 		b.WriteString(",\n\tcount(*) " + filter)
 		args = append(args, m.Args...)
@@ -177,9 +187,18 @@ func meterSQL(q keymeter.MeterQuery) (string, []any, error) {
 		}
 		args = append(args, m.Args...)
 	}
-	if q.AsOf.IsZero() {
+	switch {
+	case edge:
+		// The events of the logs, and the edge join's over the period
+		// (and the events around it its rows depend on).
+		known := "CAST('infinity' AS TIMESTAMP)"
+		if !q.AsOf.IsZero() {
+			known = tsLiteral(q.AsOf)
+		}
+		b.WriteString("\nFROM (SELECT * FROM events_as_of(" + known + ") UNION ALL BY NAME " + edgeEventsSQL(known, q.From, q.To) + ")")
+	case q.AsOf.IsZero():
 		b.WriteString("\nFROM events")
-	} else {
+	default:
 		b.WriteString("\nFROM events_as_of(?)")
 		args = append(args, q.AsOf.UTC())
 	}

@@ -253,7 +253,7 @@ func (s *DB) migrate(ctx context.Context) error {
 	} else if err := s.upgrade(ctx, version); err != nil {
 		return err
 	}
-	if _, err := s.db.ExecContext(ctx, historyViews+views+apigatewayViews); err != nil {
+	if _, err := s.db.ExecContext(ctx, historyViews+views+apigatewayViews+edgeViews); err != nil {
 		return fmt.Errorf("create views: %w", err)
 	}
 	if s.metaValue(ctx, "rollups") != "1" {

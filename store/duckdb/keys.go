@@ -124,13 +124,19 @@ func (s *DB) ImportKeys(ctx context.Context, keys []keymeter.KeyAssignment) (key
 
 // ListKeys implements keymeter.KeyStore: the events of each key are
 // counted per owner span, and those outside every span (before the key's
-// first owner) as unassigned.
+// first owner) as unassigned. A key's requests are those of the edge
+// join (each CloudFront request once), or, for a key only API Gateway
+// logged, the origin's: edge and origin counts are never added.
 func (s *DB) ListKeys(ctx context.Context) ([]keymeter.Key, error) {
 	rows, err := s.db.QueryContext(ctx, `
 		WITH u AS (
-			SELECT e.key_id, o.valid_from, count(*) AS n, max(e.ts) AS last
-			FROM event_rows e LEFT JOIN key_owner_spans o ON `+ownerJoin+`
-			WHERE e.key_id IS NOT NULL GROUP BY ALL),
+			SELECT e.key_id, o.valid_from,
+				CASE WHEN count(*) FILTER (WHERE e.source = 4) > 0 THEN count(*) FILTER (WHERE e.source = 4) ELSE count(*) END AS n,
+				max(e.ts) AS last
+			FROM (SELECT key_id, ts, source FROM `+edgeSQL("event_rows")+` WHERE key_id IS NOT NULL
+				UNION ALL SELECT key_id, ts, source FROM event_rows WHERE source = 3 AND key_id IS NOT NULL) e
+			LEFT JOIN key_owner_spans o ON `+ownerJoin+`
+			GROUP BY ALL),
 		spans AS (
 			SELECT o.key_id, o.customer, o.valid_from, o.valid_until, coalesce(u.n, 0) AS n, u.last
 			FROM key_owner_spans o LEFT JOIN u ON u.key_id = o.key_id AND u.valid_from = o.valid_from

@@ -39,6 +39,7 @@ var migrations = []migration{
 		return err
 	}},
 	{To: 4, What: "daily rollups sum bytes and latency as HUGEINT", Up: hugeRollups},
+	{To: 5, What: "the edge join's rollups and each source's progress", Up: migrateEdge},
 }
 
 // schemaVersion is the version this keymeter writes; Open refuses a

@@ -34,14 +34,11 @@ func (s *DB) Reconcile(ctx context.Context, q keymeter.ReconcileQuery) (*keymete
 	}
 	res := &keymeter.Reconciliation{Edge: q.Edge, Origin: keymeter.SourceAPIGateway}
 	switch q.Edge {
-	case keymeter.SourceCloudFront, keymeter.SourceCloudFrontRealtime:
+	case keymeter.SourceEdge, keymeter.SourceCloudFront, keymeter.SourceCloudFrontRealtime:
 	case keymeter.SourceUnknown:
-		var err error
-		if res.Edge, err = s.edgeSource(ctx, q.From, q.To); err != nil {
-			return nil, err
-		}
+		res.Edge = keymeter.SourceEdge
 	default:
-		return nil, keymeter.Errorf(keymeter.EINVALID, "%s is not an edge source (want cloudfront or cloudfront-realtime)", q.Edge)
+		return nil, keymeter.Errorf(keymeter.EINVALID, "%s is not an edge source (want edge, cloudfront or cloudfront-realtime)", q.Edge)
 	}
 
 	var sel, order []string
@@ -54,7 +51,7 @@ func (s *DB) Reconcile(ctx context.Context, q keymeter.ReconcileQuery) (*keymete
 	count(*) FILTER (WHERE e.source = $1 AND ` + edgeHitSQL + `),
 	count(*) FILTER (WHERE e.source = $1 AND ` + edgeErrorSQL + `),
 	count(*) FILTER (WHERE e.source = $2)
-FROM event_rows e
+FROM ` + eventsOf([]keymeter.Source{res.Edge, res.Origin}, q.From, q.To) + ` e
 LEFT JOIN key_owner_spans o ON ` + ownerJoin + `
 LEFT JOIN dict_dims d ON d.id = e.dims
 WHERE e.source IN ($1, $2) AND e.ts >= $3 AND e.ts < $4`
@@ -88,22 +85,4 @@ WHERE e.source IN ($1, $2) AND e.ts >= $3 AND e.ts < $4`
 		return nil, fmt.Errorf("reconcile: %w", err)
 	}
 	return res, nil
-}
-
-// edgeSource returns the edge source with events in [from, to): standard
-// logs when they have any, else real-time logs when they have any, else
-// standard logs.
-func (s *DB) edgeSource(ctx context.Context, from, to time.Time) (keymeter.Source, error) {
-	for _, src := range []keymeter.Source{keymeter.SourceCloudFront, keymeter.SourceCloudFrontRealtime} {
-		var any bool
-		err := s.db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM event_rows WHERE source = ? AND ts >= ? AND ts < ?)`,
-			uint8(src), from.UTC(), to.UTC()).Scan(&any)
-		if err != nil {
-			return 0, fmt.Errorf("reconcile: find the edge source: %w", err)
-		}
-		if any {
-			return src, nil
-		}
-	}
-	return keymeter.SourceCloudFront, nil
 }

@@ -29,6 +29,9 @@ type rereads struct {
 	// hours counts the retracted events per hour; their IDs are free
 	// again (seenIDs.retract).
 	hours map[hourKey]int64
+	// gone says that km_gone holds the retracted events of CloudFront's
+	// logs, for the edge rollups (see writeEdgeDelta).
+	gone bool
 }
 
 func (r *rereads) retracting() bool { return len(r.uris) > 0 }
@@ -36,6 +39,7 @@ func (r *rereads) retracting() bool { return len(r.uris) > 0 }
 func (r *rereads) reset() {
 	r.dropRejects, r.uris, r.digests, r.loads = r.dropRejects[:0], r.uris[:0], r.digests[:0], r.loads[:0]
 	clear(r.hours)
+	r.gone = false
 }
 
 // Reread implements keymeter.Rereader. The events to retract are read
@@ -175,6 +179,10 @@ func (w *writer) writeRereads(ctx context.Context) error {
 		if err := exec(`CREATE OR REPLACE TEMP TABLE km_retracted_days AS SELECT DISTINCT source, CAST(ts AS DATE) AS day FROM event_rows WHERE ` + in); err != nil {
 			return err
 		}
+		if err := exec(`CREATE OR REPLACE TEMP TABLE km_gone AS SELECT ` + edgeColumns + ` FROM event_rows WHERE source IN (1, 2) AND ` + in); err != nil {
+			return err
+		}
+		w.rr.gone = true
 		if err := exec(`INSERT INTO retracted_events BY NAME SELECT *, ? AS retracted_at FROM event_rows WHERE `+in, w.txTime); err != nil {
 			return err
 		}

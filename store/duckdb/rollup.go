@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/keymeter/keymeter"
@@ -85,43 +86,77 @@ func rollupOf(t, events string) string {
 	panic("no rollup " + t)
 }
 
+// rollupNonZero gives, for each rollup, the HAVING condition of a merged
+// group that is not empty: the edge join's correction rows (source 4)
+// are signed, and a group of them can add up to nothing.
+var rollupNonZero = map[string]string{
+	"usage_daily":   `sum(requests) <> 0 OR sum(bytes_sent) <> 0 OR sum(bytes_received) <> 0 OR sum(tt_count) <> 0 OR sum(tt_sum) <> 0`,
+	"latency_daily": `sum(n) <> 0`,
+}
+
 // rollupMerge gives, for each rollup, how its rows add up.
 var rollupMerge = map[string]string{
-	"usage_daily": `SELECT source, day, key_id, attribution, CAST(sum(requests) AS BIGINT), CAST(sum(bytes_sent) AS HUGEINT),
-		CAST(sum(bytes_received) AS HUGEINT), CAST(sum(tt_count) AS BIGINT), CAST(sum(tt_sum) AS HUGEINT)`,
-	"latency_daily": `SELECT source, day, key_id, attribution, bucket, CAST(sum(n) AS BIGINT)`,
+	"usage_daily": `SELECT source, day, key_id, attribution, CAST(sum(requests) AS BIGINT) AS requests, CAST(sum(bytes_sent) AS HUGEINT) AS bytes_sent,
+		CAST(sum(bytes_received) AS HUGEINT) AS bytes_received, CAST(sum(tt_count) AS BIGINT) AS tt_count, CAST(sum(tt_sum) AS HUGEINT) AS tt_sum`,
+	"latency_daily": `SELECT source, day, key_id, attribution, bucket, CAST(sum(n) AS BIGINT) AS n`,
 }
 
 // writeRollups adds the events of this transaction (those of loads from
-// firstLoad on) to the rollups: for every (source, day) they touch, the
-// rollup rows are merged with theirs and replaced, so that each rollup
-// keeps one row per group.
+// firstLoad on) to the rollups, and the change it makes to the edge
+// join's correction (see writeEdgeDelta): the deltas go to km_du and
+// km_dl, then for every (source, day) they touch, the rollup rows are
+// merged with theirs and replaced, so that each rollup keeps one row per
+// group. Correction deltas are signed; a group whose sums all add up to
+// nothing is dropped.
 func (w *writer) writeRollups(ctx context.Context) error {
-	if w.txFirstLoad == 0 {
+	changed, alone := w.edgeChange()
+	if w.txFirstLoad == 0 && !changed {
+		return nil
+	}
+	exec := func(q string, args ...any) error {
+		if _, err := w.conn.ExecContext(ctx, q, args...); err != nil {
+			return fmt.Errorf("update daily rollups: %w", err)
+		}
 		return nil
 	}
 	first := w.txFirstLoad
-	type stmt struct {
-		q    string
-		args []any
-	}
-	stmts := []stmt{{`CREATE OR REPLACE TEMP TABLE km_touched AS SELECT DISTINCT source, CAST(ts AS DATE) AS day FROM event_rows WHERE load_id >= ?`, []any{first}}}
 	for _, t := range []string{"usage_daily", "latency_daily"} {
-		stmts = append(stmts,
-			stmt{`CREATE OR REPLACE TEMP TABLE km_merged AS ` + rollupMerge[t] + ` FROM (
-				SELECT r.* FROM ` + t + ` r SEMI JOIN km_touched d ON r.source = d.source AND r.day = d.day
-				UNION ALL ` + rollupDelta[t] + `) GROUP BY ALL`, []any{first}},
-			stmt{`DELETE FROM ` + t + ` r USING km_touched d WHERE r.source = d.source AND r.day = d.day`, nil},
-			stmt{`INSERT INTO ` + t + ` SELECT * FROM km_merged`, nil},
-		)
-	}
-	stmts = append(stmts, stmt{`DROP TABLE km_merged; DROP TABLE km_touched`, nil})
-	for _, s := range stmts {
-		if _, err := w.conn.ExecContext(ctx, s.q, s.args...); err != nil {
-			return fmt.Errorf("update daily rollups: %w", err)
+		q := `CREATE OR REPLACE TEMP TABLE km_d` + t[:1] + ` AS SELECT * FROM ` + t + ` LIMIT 0`
+		if err := exec(q); err != nil {
+			return err
+		}
+		if first != 0 {
+			if err := exec(`INSERT INTO km_d`+t[:1]+` `+rollupDelta[t], first); err != nil {
+				return err
+			}
 		}
 	}
-	return nil
+	if changed {
+		if err := w.writeEdgeDelta(ctx, edgeDelta{first: first, gone: w.rr.gone, alone: alone}, exec); err != nil {
+			return err
+		}
+	}
+	if err := exec(`CREATE OR REPLACE TEMP TABLE km_touched AS SELECT DISTINCT source, day FROM km_du UNION SELECT DISTINCT source, day FROM km_dl`); err != nil {
+		return err
+	}
+	for _, t := range []string{"usage_daily", "latency_daily"} {
+		if err := exec(`CREATE OR REPLACE TEMP TABLE km_merged AS ` + rollupMerge[t] + ` FROM (
+				SELECT r.* FROM ` + t + ` r SEMI JOIN km_touched d ON r.source = d.source AND r.day = d.day
+				UNION ALL SELECT * FROM km_d` + t[:1] + `) GROUP BY ALL HAVING ` + rollupNonZero[t]); err != nil {
+			return err
+		}
+		if err := exec(`DELETE FROM ` + t + ` r USING km_touched d WHERE r.source = d.source AND r.day = d.day`); err != nil {
+			return err
+		}
+		if err := exec(`INSERT INTO ` + t + ` SELECT * FROM km_merged`); err != nil {
+			return err
+		}
+	}
+	drop := `DROP TABLE km_merged; DROP TABLE km_touched; DROP TABLE km_du; DROP TABLE km_dl`
+	if w.rr.gone {
+		drop += `; DROP TABLE km_gone`
+	}
+	return exec(drop)
 }
 
 // rebuildRollups computes the rollups from every stored event, for stores
@@ -140,6 +175,9 @@ func rebuildRollups(ctx context.Context, db *sql.DB) error {
 			return fmt.Errorf("rebuild rollups: %w", err)
 		}
 	}
+	if err := rebuildEdgeRollups(ctx, tx); err != nil {
+		return err
+	}
 	if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO meta VALUES ('rollups', '1')`); err != nil {
 		return fmt.Errorf("rebuild rollups: %w", err)
 	}
@@ -154,7 +192,7 @@ var rollupDimensionSQL = map[keymeter.Dimension]struct{ expr, join string }{
 	keymeter.DimAPIKey:   {"k.fingerprint", "k"},
 	keymeter.DimDay:      {"strftime(r.day, '%Y-%m-%d')", ""},
 	keymeter.DimMonth:    {"strftime(r.day, '%Y-%m')", ""},
-	keymeter.DimSource:   {"CASE r.source WHEN 1 THEN 'cloudfront' WHEN 2 THEN 'cloudfront-realtime' WHEN 3 THEN 'apigateway' END", ""},
+	keymeter.DimSource:   {"r.km_source", ""},
 	keymeter.DimReason:   {"CASE r.attribution WHEN 1 THEN 'no_key' WHEN 2 THEN 'key_truncated' END", ""},
 }
 
@@ -205,10 +243,6 @@ func (s *DB) usageFromRollups(ctx context.Context, q keymeter.UsageQuery) ([]key
 	}
 	where := " WHERE r.day >= ? AND r.day < ?"
 	args := []any{q.From.UTC(), q.To.UTC()}
-	if q.Source != keymeter.SourceUnknown {
-		where += " AND r.source = ?"
-		args = append(args, uint8(q.Source))
-	}
 	if q.Customer != "" {
 		where += " AND o.customer = ?"
 		args = append(args, keymeter.ValidUTF8(q.Customer))
@@ -224,13 +258,15 @@ func (s *DB) usageFromRollups(ctx context.Context, q keymeter.UsageQuery) ([]key
 	}
 	tail := ""
 	if len(groups) > 0 {
-		tail = " GROUP BY ALL ORDER BY " + order
+		// The edge join's correction can cancel a group of the logs'
+		// rows: a group of no requests is empty.
+		tail = " GROUP BY ALL HAVING sum(requests) <> 0 ORDER BY " + order
 	}
 	totals := `SELECT ` + sel + `CAST(coalesce(sum(requests), 0) AS HUGEINT), CAST(coalesce(sum(bytes_sent), 0) AS HUGEINT),
 		CAST(coalesce(sum(bytes_received), 0) AS HUGEINT), CAST(coalesce(sum(tt_count), 0) AS BIGINT), CAST(coalesce(sum(tt_sum), 0) AS HUGEINT)
-		FROM usage_daily` + from + where + tail
+		FROM ` + rollupRelation("usage_daily", q.SourceList()) + from + where + tail
 	hist := `SELECT ` + gcols + `list(bucket ORDER BY bucket), list(n ORDER BY bucket) FROM (
-		SELECT ` + sel + `r.bucket AS bucket, CAST(sum(r.n) AS BIGINT) AS n FROM latency_daily` + from + where + ` GROUP BY ALL)`
+		SELECT ` + sel + `r.bucket AS bucket, CAST(sum(r.n) AS BIGINT) AS n FROM ` + rollupRelation("latency_daily", q.SourceList()) + from + where + ` GROUP BY ALL)`
 	if len(groups) > 0 {
 		hist += " GROUP BY ALL"
 	}
@@ -304,4 +340,20 @@ func percentilesOf(l *keymeter.Latency, buckets, counts []any) {
 			i++
 		}
 	}
+}
+
+// rollupRelation returns the rows of rollup t that count for the given
+// sources, each with its source's name as km_source: a log's own rows,
+// and for the edge join those of both CloudFront logs plus its
+// correction (source 4), which add up to the join's.
+func rollupRelation(t string, sources []keymeter.Source) string {
+	var parts []string
+	for _, s := range sources {
+		in := strconv.Itoa(int(s))
+		if s == keymeter.SourceEdge {
+			in = "1, 2, 4"
+		}
+		parts = append(parts, `SELECT '`+s.String()+`' AS km_source, * FROM `+t+` WHERE source IN (`+in+`)`)
+	}
+	return "(" + strings.Join(parts, " UNION ALL ") + ")"
 }

@@ -23,7 +23,7 @@ var dimensionSQL = map[keymeter.Dimension]struct{ expr, join string }{
 	keymeter.DimDay:          {"strftime(e.ts, '%Y-%m-%d')", ""},
 	keymeter.DimHour:         {"strftime(e.ts, '%Y-%m-%dT%H:00:00Z')", ""},
 	keymeter.DimMonth:        {"strftime(e.ts, '%Y-%m')", ""},
-	keymeter.DimSource:       {"CASE e.source WHEN 1 THEN 'cloudfront' WHEN 2 THEN 'cloudfront-realtime' WHEN 3 THEN 'apigateway' END", ""},
+	keymeter.DimSource:       {"CASE e.source WHEN 1 THEN 'cloudfront' WHEN 2 THEN 'cloudfront-realtime' WHEN 3 THEN 'apigateway' WHEN 4 THEN 'edge' END", ""},
 	keymeter.DimReason:       {"CASE e.attribution WHEN 1 THEN 'no_key' WHEN 2 THEN 'key_truncated' END", ""},
 }
 
@@ -126,12 +126,9 @@ func usageSQL(q keymeter.UsageQuery) (string, []any, error) {
 			joins[ds.join] = true
 		}
 	}
-	where := []string{"e.ts >= ?", "e.ts < ?"}
+	sources := q.SourceList()
+	where := []string{"e.ts >= ?", "e.ts < ?", "e.source IN (" + sourceList(sources) + ")"}
 	args := []any{q.From.UTC(), q.To.UTC()}
-	if q.Source != keymeter.SourceUnknown {
-		where = append(where, "e.source = ?")
-		args = append(args, uint8(q.Source))
-	}
 	if q.Customer != "" {
 		where = append(where, "o.customer = ?")
 		args = append(args, keymeter.ValidUTF8(q.Customer))
@@ -146,7 +143,9 @@ func usageSQL(q keymeter.UsageQuery) (string, []any, error) {
 	b.WriteString(`count(*), CAST(coalesce(sum(e.bytes_sent), 0) AS HUGEINT), CAST(coalesce(sum(e.bytes_received), 0) AS HUGEINT),
 	count(e.time_taken), CAST(coalesce(sum(e.time_taken), 0) AS HUGEINT),
 	quantile_disc(e.time_taken, [0.5, 0.95, 0.99])
-FROM event_rows e`)
+FROM `)
+	b.WriteString(eventsOf(sources, q.From, q.To))
+	b.WriteString(` e`)
 	for _, j := range []string{"k", "o", "d", "p"} {
 		if joins[j] {
 			b.WriteString("\n")

@@ -395,7 +395,7 @@ func (w *writer) writeAll(ctx context.Context) error {
 		w.txTime = w.db.opts.Now().UTC()
 	}
 	steps := []func(context.Context) error{
-		w.endInsert, w.writeDict, w.writeLoads, w.writeRereads, w.writeRollups, w.writeRejects, w.writeObjects, w.writeHours, w.writeCheckpoints,
+		w.endInsert, w.writeDict, w.writeLoads, w.writeRereads, w.writeRollups, w.writeProgress, w.writeRejects, w.writeObjects, w.writeHours, w.writeCheckpoints,
 	}
 	for _, step := range steps {
 		if err := step(ctx); err != nil {

@@ -326,6 +326,12 @@ func testPrepare(t *testing.T, s keymeter.Store) {
 	if err != nil || len(in) != 1 || in[0].Quantity != keymeter.NewInt128(10) {
 		t.Errorf("totals in the prepared transaction: %+v, %v; want 10 bytes", in, err)
 	}
+	// A meter of the edge join, beside one of the logs.
+	q.Meters = append(egress, edgeBytes...)
+	in, err = p.MeterTotals(ctx, q)
+	if err != nil || len(in) != 2 || in[0].Quantity != keymeter.NewInt128(10) || in[1].Quantity != keymeter.NewInt128(10) {
+		t.Errorf("totals of the edge join in the prepared transaction: %+v, %v; want 10 bytes twice", in, err)
+	}
 	expect(t, "totals outside it", totals(t, b, keymeter.MeterQuery{Meters: egress}), []string{"acme egress: 1 1"})
 	if _, err := w.Write(ctx, batches("obj1", ev{at: time.Hour, id: "z"})[0]); err == nil {
 		t.Error("a write after Prepare was accepted")

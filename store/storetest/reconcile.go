@@ -55,9 +55,10 @@ func testReconcile(t *testing.T, s keymeter.Store) {
 		ev{at: 4 * time.Hour, id: "n2", source: apigw},
 		// acme, day 2: only at the origin.
 		ev{at: day2 + time.Hour, id: "o4", key: "A1", identity: true, source: apigw},
-		// Real-time logs: one request in October (ignored: standard logs
-		// come first), two in November.
-		ev{at: 5 * time.Hour, id: "r1", key: "k1", source: rt},
+		// Real-time logs: in October the record of a8 (the edge join
+		// counts a8 once), and two requests in November that only the
+		// real-time log has yet.
+		ev{at: time.Hour + time.Millisecond, id: "a8", key: "k1", source: rt},
 		ev{at: 31*day2 + time.Hour, id: "r2", key: "k1", source: rt},
 		ev{at: 31*day2 + 2*time.Hour, id: "r3", key: "k1", result: "Hit", source: rt},
 		ev{at: 31*day2 + time.Hour, id: "o5", key: "A1", identity: true, source: apigw},
@@ -90,8 +91,8 @@ func testReconcile(t *testing.T, s keymeter.Store) {
 	q := october
 	q.By = []keymeter.Dimension{keymeter.DimCustomer, keymeter.DimDay}
 	edge, got := render(q)
-	if edge != cf {
-		t.Errorf("edge source %s, want cloudfront (standard logs first)", edge)
+	if edge != keymeter.SourceEdge {
+		t.Errorf("edge source %s, want edge (the join of both CloudFront logs)", edge)
 	}
 	expect(t, "by customer and day", got, []string{
 		"acme|2025-10-01|9 3 3 3 0",
@@ -101,6 +102,14 @@ func testReconcile(t *testing.T, s keymeter.Store) {
 	})
 	_, got = render(october)
 	expect(t, "total", got, []string{"13 3 3 7 0"})
+	q.Edge = cf
+	_, got = render(q)
+	expect(t, "standard logs alone, by customer and day", got, []string{
+		"acme|2025-10-01|9 3 3 3 0",
+		"acme|2025-10-02|0 0 0 1 -1",
+		"globex|2025-10-01|3 0 0 2 1",
+		"<null>|2025-10-01|1 0 0 1 0",
+	})
 
 	q.Edge = rt
 	q.By = []keymeter.Dimension{keymeter.DimMonth}
@@ -109,8 +118,8 @@ func testReconcile(t *testing.T, s keymeter.Store) {
 
 	november := keymeter.ReconcileQuery{From: day0.AddDate(0, 1, 0), To: day0.AddDate(0, 2, 0), By: []keymeter.Dimension{keymeter.DimCustomer}}
 	edge, got = render(november)
-	if edge != rt {
-		t.Errorf("November: edge source %s, want the only one with data, cloudfront-realtime", edge)
+	if edge != keymeter.SourceEdge {
+		t.Errorf("November: edge source %s, want edge", edge)
 	}
 	expect(t, "November", got, []string{"acme|2 1 0 1 0"})
 

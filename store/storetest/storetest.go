@@ -49,6 +49,7 @@ func Run(t *testing.T, newStore NewStore) {
 	tests = append(tests, textTests...)
 	tests = append(tests, totalsTests...)
 	tests = append(tests, dedupeTests...)
+	tests = append(tests, edgeTests...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := newStore(t)
@@ -80,6 +81,7 @@ type ev struct {
 	identity bool // key is an API Gateway API key ID, not a key
 	// truncated marks a request whose key header was cut (with no key).
 	truncated bool
+	dist      string // the distribution's domain; "-" when empty
 }
 
 func (e ev) withDefaults() ev {
@@ -145,6 +147,10 @@ func batches(obj string, events ...ev) []*keymeter.Batch {
 				dimsValues[i] = e.method
 			case keymeter.FieldEdgeResult:
 				dimsValues[i] = e.result
+			case keymeter.FieldDistributionDomain:
+				if e.dist != "" {
+					dimsValues[i] = e.dist
+				}
 			}
 		}
 		dims := hash(fmt.Sprint(e.source, dimsValues))

@@ -1,0 +1,71 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/keymeter/keymeter"
+)
+
+func (m *Main) runCoverage(ctx context.Context, args []string) error {
+	fs := m.newFlagSet("coverage", "[flags]",
+		"Compares CloudFront's real-time log with its standard log over the half-open\n"+
+			"period [--from, --to), per distribution and UTC day: the standard log's\n"+
+			"requests (standard_requests), those with a real-time record too\n"+
+			"(with_realtime), real-time records still without their standard line\n"+
+			"(realtime_only: the edge join counts them once, provisionally), keys lost to\n"+
+			"the 800-byte cut of cs-headers (key_truncated) and of those, the ones the\n"+
+			"standard line's query string still has (key_recovered), and with_realtime\n"+
+			"as a percentage of standard_requests (realtime_percent), an estimate of\n"+
+			"the real-time log's sampling rate.")
+	var common commonFlags
+	common.register(fs, false)
+	from := fs.String("from", "", "start of the period, inclusive: `DATE` (2025-10-01), month (2025-10) or RFC 3339 (default: this month)")
+	to := fs.String("to", "", "end of the period, exclusive, like --from (default: the end of --from's month)")
+	format := fs.String("format", formatTable, "output `format`: table, json or csv")
+	if _, err := parseQueryFlags(fs, format, args, false); err != nil {
+		return err
+	}
+	var q keymeter.CoverageQuery
+	var err error
+	if q.From, q.To, err = period(*from, *to, time.Now()); err != nil {
+		return err
+	}
+	db, err := m.openReadOnly(ctx, &common)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	rows, err := db.Coverage(ctx, q)
+	if err != nil {
+		return err
+	}
+	res := &result{cols: []string{"distribution", "day", "standard_requests", "with_realtime", "realtime_only",
+		"key_truncated", "key_recovered", "realtime_percent"}}
+	var all keymeter.CoverageRow
+	for i := range rows {
+		r := &rows[i]
+		pct := nullCell()
+		if bp, ok := r.RealtimeBasisPoints(); ok {
+			pct = numberCell(keymeter.FormatBasisPoints(bp))
+		}
+		res.rows = append(res.rows, []cell{optText(r.Distribution.Value, r.Distribution.Null), textCell(r.Day),
+			intCell(r.Standard), intCell(r.WithRealtime), intCell(r.RealtimeOnly), intCell(r.KeyTruncated), intCell(r.KeyRecovered), pct})
+		all.Standard += r.Standard
+		all.WithRealtime += r.WithRealtime
+		all.RealtimeOnly += r.RealtimeOnly
+		all.KeyTruncated += r.KeyTruncated
+		all.KeyRecovered += r.KeyRecovered
+	}
+	if err := res.write(m.Stdout, *format); err != nil || *format != formatTable {
+		return err
+	}
+	pct := "no standard lines to compare with"
+	if bp, ok := all.RealtimeBasisPoints(); ok {
+		pct = keymeter.FormatBasisPoints(bp) + "% of them with a real-time record"
+	}
+	_, err = fmt.Fprintf(m.Stdout, "\nall: %d standard-log requests, %s; %d real-time records without a standard line; %d keys cut, %d of them recovered\n",
+		all.Standard, pct, all.RealtimeOnly, all.KeyTruncated, all.KeyRecovered)
+	return err
+}
