@@ -169,6 +169,9 @@ func (m *Main) runIngest(ctx context.Context, args []string) error {
 	}
 	sum.Failed = append(sum.Failed, failed...)
 	sum.Objects += len(failed)
+	// Objects are read in parallel: list them in a stable order.
+	slices.SortStableFunc(sum.Skipped, func(a, b ingest.Skipped) int { return strings.Compare(a.URI, b.URI) })
+	slices.SortStableFunc(sum.Failed, func(a, b ingest.Failed) int { return strings.Compare(a.URI, b.URI) })
 	if o.asJSON {
 		err = writeSummaryJSON(m.Stdout, sum, false)
 	} else {
