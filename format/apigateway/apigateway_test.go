@@ -594,3 +594,17 @@ func TestTimeFields(t *testing.T) {
 		}
 	}
 }
+
+func TestIsCLF(t *testing.T) {
+	for line, want := range map[string]bool{
+		`2001:db8::1 - - [06/Mar/2019:18:40:23 +0200] "GET /pets HTTP/1.1" 404 - id`: true,
+		`192.0.2.1 - - [06/Mar/2019:18:40:23 +0000]"GET /pets HTTP/1.1" 200 12 id`:   true,
+		`192.0.2.1 - - [yesterday] "GET /pets HTTP/1.1" 200 12 id`:                   false,
+		`192.0.2.1 - - [06/Mar/2019:18:40:23 +0000`:                                  false,
+		`{"requestId":"r"}`: false,
+	} {
+		if got := IsCLF([]byte(line)); got != want {
+			t.Errorf("IsCLF(%q) = %v", line, got)
+		}
+	}
+}
