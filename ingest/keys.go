@@ -35,12 +35,11 @@ type keyFinder struct {
 	params [][]byte
 	// first marks the bytes a key parameter's name can start with as
 	// logged: their first letters, in either case, and '%'.
-	first   [256]bool
-	fp      *keymeter.Fingerprinter
-	cache   map[string]keymeter.KeyFingerprint
-	buf1    []byte
-	buf2    []byte
-	scratch []byte
+	first [256]bool
+	fp    *keymeter.Fingerprinter
+	cache map[string]keymeter.KeyFingerprint
+	buf1  []byte
+	buf2  []byte
 }
 
 // maxCachedKeys bounds the fingerprint cache; it is cleared when full.
@@ -73,15 +72,6 @@ func (k *keyFinder) fingerprint(key []byte) keymeter.KeyFingerprint {
 	}
 	k.cache[string(key)] = f
 	return f
-}
-
-// fromQuery returns the fingerprint of the API key in a query string as
-// CloudFront logged it, and false when it carries none. See redact.
-func (k *keyFinder) fromQuery(query []byte) (keymeter.KeyFingerprint, bool) {
-	var fp keymeter.KeyFingerprint
-	var ok bool
-	k.scratch, fp, ok = k.redact(k.scratch[:0], query)
-	return fp, ok
 }
 
 // keyOf returns the fingerprint of a key parameter's logged value,
