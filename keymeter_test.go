@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"testing"
+	"time"
 
 	"github.com/keymeter/keymeter"
 )
@@ -69,6 +70,19 @@ func TestErrorfWraps(t *testing.T) {
 	}
 	if plain := keymeter.Errorf(keymeter.EINVALID, "no %s", "thing"); plain.Err != nil {
 		t.Errorf("%v wraps %v", plain, plain.Err)
+	}
+}
+
+func TestCheckDedupeWindow(t *testing.T) {
+	for _, d := range []time.Duration{0, time.Hour, keymeter.DefaultDedupeWindow, 72 * time.Hour} {
+		if err := keymeter.CheckDedupeWindow(d); err != nil {
+			t.Errorf("%s: %v", d, err)
+		}
+	}
+	for _, d := range []time.Duration{-time.Hour, 90 * time.Minute, time.Second} {
+		if err := keymeter.CheckDedupeWindow(d); keymeter.ErrorCode(err) != keymeter.EINVALID {
+			t.Errorf("%s: %v, want EINVALID", d, err)
+		}
 	}
 }
 

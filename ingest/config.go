@@ -2,10 +2,13 @@ package ingest
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"runtime"
 	"time"
 
 	"github.com/keymeter/keymeter"
+	"github.com/keymeter/keymeter/format/cloudfront"
 	"github.com/keymeter/keymeter/format/cloudfrontrt"
 )
 
@@ -25,7 +28,7 @@ type Config struct {
 	// KeyHeader is the request header that carries the API key, for
 	// formats that log request headers (cloudfront-realtime); it takes
 	// precedence over KeyParams and is matched case-insensitively.
-	// Default: "x-api-key".
+	// Default: cloudfrontrt.DefaultKeyHeader ("x-api-key").
 	KeyHeader string
 	// RealtimeFields are the fields of the CloudFront real-time log
 	// configuration, in any order (see cloudfrontrt.NewParser). Default:
@@ -90,4 +93,92 @@ func (c *Config) setDefaults() {
 	if c.FutureHorizon == 0 {
 		c.FutureHorizon = DefaultFutureHorizon
 	}
+}
+
+// Settings of a Config that can be wrong (ConfigError.Setting).
+const (
+	SettingFormat             = "Format"
+	SettingKeyParams          = "KeyParams"
+	SettingKeyHeader          = "KeyHeader"
+	SettingRealtimeFields     = "RealtimeFields"
+	SettingFutureHorizon      = "FutureHorizon"
+	SettingAPIGatewayTemplate = "APIGateway.Template"
+	SettingAPIGatewayMapping  = "APIGateway.Mapping"
+)
+
+// ConfigError is one problem with a Config: the setting it is in and
+// what is wrong with it.
+type ConfigError struct {
+	Setting string // one of the Setting constants
+	Index   int    // for KeyParams, the position of the parameter; else 0
+	// Err says what is wrong, following the setting's name: `"a=b" is
+	// not a query parameter name ...`. It wraps the format's own error
+	// when there is one (an *apigateway.MappingError, say).
+	Err error
+}
+
+// Error returns the setting and what is wrong with it.
+func (e *ConfigError) Error() string {
+	if e.Setting == SettingKeyParams {
+		return fmt.Sprintf("%s[%d]: %v", e.Setting, e.Index, e.Err)
+	}
+	return e.Setting + ": " + e.Err.Error()
+}
+
+// Unwrap returns Err.
+func (e *ConfigError) Unwrap() error { return e.Err }
+
+// Problems returns every problem with the configuration, in the order
+// of Config's fields, or nil. Unset settings take their defaults, which
+// are valid. The settings of a format are checked when it may read the
+// inputs: with Format "" (detection), every format's. The Secret is not
+// checked: New requires it.
+func (c *Config) Problems() []*ConfigError {
+	var out []*ConfigError
+	problem := func(setting string, index int, err error) {
+		out = append(out, &ConfigError{Setting: setting, Index: index, Err: err})
+	}
+	f, err := lookupFormat(c.Format)
+	if err != nil {
+		problem(SettingFormat, 0, err)
+	}
+	reads := func(source keymeter.Source) bool { return f.NewParser == nil || f.Source == source }
+	for i, p := range c.KeyParams {
+		if !cloudfront.IsParamName(p) {
+			problem(SettingKeyParams, i, fmt.Errorf("%q is not a query parameter name keymeter can find (letters, digits and - . _ ~)", p))
+		}
+	}
+	if c.KeyHeader != "" && !cloudfrontrt.IsHeaderName(c.KeyHeader) {
+		problem(SettingKeyHeader, 0, fmt.Errorf("%q is not an HTTP header name", c.KeyHeader))
+	}
+	if reads(keymeter.SourceCloudFrontRealtime) {
+		if _, err := cloudfrontrt.NewParser(c.RealtimeFields); err != nil {
+			problem(SettingRealtimeFields, 0, err)
+		}
+	}
+	if c.FutureHorizon < 0 {
+		problem(SettingFutureHorizon, 0, fmt.Errorf("must be positive (got %s)", c.FutureHorizon))
+	}
+	if reads(keymeter.SourceAPIGateway) {
+		out = append(out, c.APIGateway.problems()...)
+	}
+	return out
+}
+
+// Validate reports every problem with the configuration at once (see
+// Problems): nil, or an EINVALID error that wraps a *ConfigError per
+// problem, one a line.
+func (c *Config) Validate() error {
+	return joinProblems(c.Problems())
+}
+
+func joinProblems(problems []*ConfigError) error {
+	if len(problems) == 0 {
+		return nil
+	}
+	errs := make([]error, len(problems))
+	for i, p := range problems {
+		errs[i] = p
+	}
+	return keymeter.Errorf(keymeter.EINVALID, "%w", errors.Join(errs...))
 }

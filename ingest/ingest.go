@@ -65,35 +65,23 @@ func (in *Ingester) claim(digest, uri string) string {
 	return ""
 }
 
-// New returns an Ingester writing to store.
+// New returns an Ingester writing to store. It refuses a configuration
+// with problems (Config.Validate), reporting all of them, and one
+// without a Secret.
 func New(store keymeter.Store, cfg Config) (*Ingester, error) {
 	if len(cfg.Secret) == 0 {
 		return nil, errors.New("ingest: no fingerprint secret")
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
 	streamCommitRows := cfg.CommitRows
 	if streamCommitRows <= 0 {
 		streamCommitRows = 100_000
 	}
-	if cfg.FutureHorizon < 0 {
-		return nil, keymeter.Errorf(keymeter.EINVALID, "the future horizon must be positive (got %s)", cfg.FutureHorizon)
-	}
 	cfg.setDefaults()
 	f, err := lookupFormat(cfg.Format)
 	if err != nil {
-		return nil, err
-	}
-	// Check the configuration of every format that may read the inputs.
-	for _, name := range FormatNames() {
-		if g := formats[name]; g.Name == f.Name || f.NewParser == nil {
-			if _, err := g.NewParser(&cfg); err != nil {
-				return nil, err
-			}
-		}
-	}
-	if err := checkHeaderName(cfg.KeyHeader); err != nil {
-		return nil, err
-	}
-	if err := checkKeyParams(cfg.KeyParams); err != nil {
 		return nil, err
 	}
 	in := &Ingester{store: store, cfg: cfg, format: f, streamCommitRows: streamCommitRows, idSeed: recordIDSeed(cfg.Secret)}

@@ -2,8 +2,6 @@ package ingest
 
 import (
 	"bytes"
-	"fmt"
-	"strings"
 
 	"github.com/keymeter/keymeter"
 	"github.com/keymeter/keymeter/format/cloudfront"
@@ -12,21 +10,6 @@ import (
 // DefaultKeyParams are the query-string parameters that carry an API key
 // unless configured otherwise, in order of precedence.
 var DefaultKeyParams = []string{"cf_api_key", "api_key", "apikey"}
-
-// checkKeyParams returns an EINVALID error naming every key parameter
-// that cannot be found in a query (see cloudfront.NextParam).
-func checkKeyParams(params []string) error {
-	var bad []string
-	for _, p := range params {
-		if !cloudfront.IsParamName(p) {
-			bad = append(bad, fmt.Sprintf("%q", p))
-		}
-	}
-	if bad != nil {
-		return keymeter.Errorf(keymeter.EINVALID, "key parameter %s: a key parameter's name is letters, digits and - . _ ~", strings.Join(bad, ", "))
-	}
-	return nil
-}
 
 // keyFinder finds API keys in logged query strings and hides them. It
 // keeps fingerprints of the keys it has seen in memory only: raw keys

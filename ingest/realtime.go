@@ -4,7 +4,6 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/binary"
-	"strings"
 
 	"github.com/zeebo/xxh3"
 
@@ -32,15 +31,6 @@ type headerBufs struct {
 	redacted []byte // cs-headers with the key header hidden
 	params   []byte // ... and key parameters in other headers too
 	reject   []byte
-}
-
-// checkHeaderName returns an EINVALID error unless name can be an HTTP
-// header name.
-func checkHeaderName(name string) error {
-	if name == "" || strings.ContainsAny(name, ":%\t\r\n ()<>@,;\\\"/[]?={}") {
-		return keymeter.Errorf(keymeter.EINVALID, "%q is not an HTTP header name (want e.g. x-api-key)", name)
-	}
-	return nil
 }
 
 // redactHeaders attributes ev from the key header, as

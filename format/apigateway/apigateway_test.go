@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -491,6 +492,28 @@ func TestValidate(t *testing.T) {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("Validate() = %v; missing %q", err, want)
 		}
+	}
+}
+
+// TestMappingErrors checks that each problem of a mapping comes as a
+// *MappingError naming its members, so that a caller can say them in its
+// own words (the config file's names) without rewriting the text.
+func TestMappingErrors(t *testing.T) {
+	err := Mapping{RequestID: []string{"rid"}, Status: []string{"Status", "Status"}}.Validate()
+	var got []string
+	for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
+		var me *MappingError
+		if !errors.As(e, &me) {
+			t.Fatalf("%T %v is not a *MappingError", e, e)
+		}
+		got = append(got, strings.Join(me.Members, "|")+": "+me.Problem)
+	}
+	want := []string{"RequestTimeEpoch|RequestTime: must name a key", `Status: lists key "Status" twice`}
+	if !slices.Equal(got, want) {
+		t.Errorf("problems %q, want %q", got, want)
+	}
+	if s := err.Error(); s != "apigateway mapping: RequestTimeEpoch or RequestTime must name a key\n"+`apigateway mapping: Status lists key "Status" twice` {
+		t.Errorf("%q", s)
 	}
 }
 
