@@ -116,7 +116,7 @@ func BenchmarkPipeline(b *testing.B) {
 		}
 	})
 	b.Run("stream", func(b *testing.B) {
-		in, err := ingest.New(discardStore{}, ingest.Config{Format: "cloudfront-realtime", Secret: secret})
+		in, err := ingest.New(discardStore{}, ingest.Config{Format: "cloudfront-realtime", Secret: secret, CommitInterval: time.Hour})
 		if err != nil {
 			b.Fatal(err)
 		}
