@@ -1,6 +1,8 @@
 package ingest_test
 
 import (
+	"context"
+	"errors"
 	"reflect"
 	"strings"
 	"testing"
@@ -8,6 +10,8 @@ import (
 
 	"github.com/keymeter/keymeter"
 	"github.com/keymeter/keymeter/ingest"
+	"github.com/keymeter/keymeter/internal/loggen"
+	"github.com/keymeter/keymeter/store/duckdb"
 )
 
 // TestFrontEndsAgree reads the same real-time records as one object and
@@ -94,5 +98,58 @@ func TestFrontEndsAgree(t *testing.T) {
 		if !strings.HasPrefix(r.Object, "kinesis://fake/s1#") || r.Line != 1 {
 			t.Errorf("a stream's reject placed at %s:%d", r.Object, r.Line)
 		}
+	}
+}
+
+// closeFailStore is a store whose writers fail to close, after closing:
+// a failed rollback or a lost connection.
+type closeFailStore struct{ *duckdb.DB }
+
+var errClose = errors.New("the connection is gone")
+
+func (s closeFailStore) NewWriter(ctx context.Context) (keymeter.Writer, error) {
+	w, err := s.DB.NewWriter(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return closeFailWriter{w}, nil
+}
+
+type closeFailWriter struct{ keymeter.Writer }
+
+func (w closeFailWriter) SetCheckpoint(ctx context.Context, stream, shard, seq string) error {
+	return w.Writer.(keymeter.Checkpointer).SetCheckpoint(ctx, stream, shard, seq)
+}
+
+func (w closeFailWriter) Close() error {
+	w.Writer.Close()
+	return errClose
+}
+
+// TestWriterCloseError checks that both front-ends report the store
+// writer's failure to close instead of swallowing it, with what the run
+// committed.
+func TestWriterCloseError(t *testing.T) {
+	db := openStore(t)
+	text, _ := logLines(3, 10)
+	in, err := ingest.New(closeFailStore{db}, ingest.Config{Secret: testSecret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, err := in.Run(ctx, []ingest.Input{input("a.log", []byte(text))})
+	if !errors.Is(err, errClose) || sum == nil || sum.Events != 10 {
+		t.Errorf("Run: %+v, %v; want 10 events and the close error", sum, err)
+	}
+	in, err = ingest.New(closeFailStore{db}, ingest.Config{Format: "cloudfront-realtime", Secret: testSecret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var recs [][]byte
+	for _, r := range realtimeSet(4, 20).records {
+		recs = append(recs, r.AppendRealtime(nil, loggen.RealtimeFields))
+	}
+	sum, err = in.RunStream(ctx, &fakeStream{shards: map[string][][]byte{"s": recs}, page: 5})
+	if !errors.Is(err, errClose) || sum == nil || sum.Events != 20 {
+		t.Errorf("RunStream: %+v, %v; want 20 events and the close error", sum, err)
 	}
 }

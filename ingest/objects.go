@@ -39,7 +39,7 @@ type message struct {
 // nothing: an input that cannot be read completely, or of which every
 // record is rejected, stops it with an EPARTIAL error and nothing is
 // replaced, and so does an error of Config.Check.
-func (in *Ingester) Run(ctx context.Context, inputs []Input) (*Summary, error) {
+func (in *Ingester) Run(ctx context.Context, inputs []Input) (_ *Summary, err error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 
@@ -47,7 +47,7 @@ func (in *Ingester) Run(ctx context.Context, inputs []Input) (*Summary, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer w.Close()
+	defer func() { err = closeWriter(w, err) }()
 	if _, ok := w.(keymeter.Rereader); in.cfg.Reprocess && !ok {
 		return nil, keymeter.Errorf(keymeter.EINVALID, "this store cannot reprocess inputs")
 	}

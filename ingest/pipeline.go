@@ -276,6 +276,15 @@ func (s *sink) restore() {
 	*s.sum = s.committed
 }
 
+// closeWriter closes a run's writer, which rolls back what was not
+// committed, and adds the error it returns to the run's, err.
+func closeWriter(w keymeter.Writer, err error) error {
+	if cerr := w.Close(); cerr != nil {
+		return errors.Join(err, fmt.Errorf("close the store's writer: %w", cerr))
+	}
+	return err
+}
+
 // report calls Config.Progress with the running totals.
 func (s *sink) report() {
 	if s.progress != nil {

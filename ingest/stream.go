@@ -58,7 +58,7 @@ type streamMsg struct {
 // must keep checkpoints (keymeter.CheckpointReader, and a Writer that is
 // a keymeter.Checkpointer); otherwise RunStream returns an EINVALID
 // error.
-func (in *Ingester) RunStream(ctx context.Context, s Stream) (*Summary, error) {
+func (in *Ingester) RunStream(ctx context.Context, s Stream) (_ *Summary, err error) {
 	reader, ok := in.store.(keymeter.CheckpointReader)
 	if !ok {
 		return nil, keymeter.Errorf(keymeter.EINVALID, "this store cannot keep stream checkpoints")
@@ -73,7 +73,7 @@ func (in *Ingester) RunStream(ctx context.Context, s Stream) (*Summary, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer w.Close()
+	defer func() { err = closeWriter(w, err) }()
 	cw, ok := w.(keymeter.Checkpointer)
 	if !ok {
 		return nil, keymeter.Errorf(keymeter.EINVALID, "this store cannot keep stream checkpoints")
