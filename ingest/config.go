@@ -12,7 +12,9 @@ import (
 	"github.com/keymeter/keymeter/format/cloudfrontrt"
 )
 
-// Config tunes an ingest run. The zero value uses the defaults.
+// Config tunes an ingest run. The zero value uses the defaults, and
+// every default is declared here or by the format that owns the setting;
+// Problems and Validate say what is wrong with the rest.
 type Config struct {
 	// Format is the name of the log format of the inputs (see
 	// FormatNames). Default: "", each object is read with the format it
@@ -40,8 +42,9 @@ type Config struct {
 	Workers int
 	// BatchRows is the number of rows handed to the writer at once.
 	BatchRows int
-	// CommitRows is the number of rows after which the writer commits.
-	// Default: 1 Mi rows for objects, 100 000 for streams.
+	// CommitRows is the number of rows and rejects after which the writer
+	// commits; it commits sooner when 32 MiB of reject text is pending.
+	// Default: 1 Mi for objects, 100 000 for streams.
 	CommitRows int
 	// CommitInterval is, for streams, the longest time read records wait
 	// for a commit. Default: 1 s.
