@@ -31,10 +31,10 @@ fuzz:
 	go test ./format/cloudfrontrt -run '^$$' -fuzz '^FuzzHeaders$$' -fuzztime 30s
 	go test ./ingest -run '^$$' -fuzz '^FuzzRedact$$' -fuzztime 30s
 	go test ./ingest -run '^$$' -fuzz '^FuzzRedactHeaders$$' -fuzztime 30s
-	go test ./ingest -run '^$$' -fuzz '^FuzzRedactJSONKeys$$' -fuzztime 30s
 	go test ./format/apigateway -run '^$$' -fuzz '^FuzzJSONParser$$' -fuzztime 30s
 	go test ./format/apigateway -run '^$$' -fuzz '^FuzzCLFParser$$' -fuzztime 30s
 	go test ./format/apigateway -run '^$$' -fuzz '^FuzzNumbers$$' -fuzztime 30s
+	go test ./format/apigateway -run '^$$' -fuzz '^FuzzRedactJSONKeys$$' -fuzztime 30s
 	go test ./format/cloudwatch -run '^$$' -fuzz '^FuzzSubscriptionReader$$' -fuzztime 30s
 	go test ./format/cloudwatch -run '^$$' -fuzz '^FuzzParseExportLine$$' -fuzztime 30s
 	go test ./format/internal/lex -run '^$$' -fuzz '^FuzzUnquoteJSON$$' -fuzztime 30s

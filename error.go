@@ -20,6 +20,9 @@ const (
 type Error struct {
 	Code    string
 	Message string
+	// Err is what Message was made from, when it was made from errors
+	// (Errorf's %w operands): errors.Is and errors.As see it.
+	Err error
 }
 
 // Error implements the error interface.
@@ -27,9 +30,22 @@ func (e *Error) Error() string {
 	return e.Message
 }
 
-// Errorf returns an *Error with the given code and a formatted message.
+// Unwrap returns Err.
+func (e *Error) Unwrap() error { return e.Err }
+
+// Errorf returns an *Error with the given code and a message formatted
+// as fmt.Errorf formats it: the operands of %w verbs are wrapped (Err),
+// not flattened into text.
 func Errorf(code, format string, args ...any) *Error {
-	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+	err := fmt.Errorf(format, args...)
+	e := &Error{Code: code, Message: err.Error()}
+	switch w := err.(type) {
+	case interface{ Unwrap() error }:
+		e.Err = w.Unwrap()
+	case interface{ Unwrap() []error }:
+		e.Err = errors.Join(w.Unwrap()...)
+	}
+	return e
 }
 
 // ErrorCode returns the code of the first *Error in err's chain, EINTERNAL

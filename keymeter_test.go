@@ -3,7 +3,9 @@ package keymeter_test
 import (
 	"errors"
 	"fmt"
+	"io"
 	"testing"
+	"time"
 
 	"github.com/keymeter/keymeter"
 )
@@ -46,6 +48,41 @@ func TestErrors(t *testing.T) {
 	pe := &keymeter.ParseError{File: "a.log", Line: 3, Field: "sc-bytes", Err: errors.New("not a number")}
 	if pe.Error() != "a.log:3: sc-bytes: not a number" {
 		t.Errorf("%q", pe.Error())
+	}
+}
+
+// TestErrorfWraps checks that an application error keeps the errors its
+// message was made from with %w, so that they are not flattened into
+// text: errors.Is and errors.As see them, and the code is the outer one.
+func TestErrorfWraps(t *testing.T) {
+	pe := &keymeter.ParseError{Field: "x", Err: io.ErrUnexpectedEOF}
+	err := keymeter.Errorf(keymeter.EINVALID, "read %s: %w", "a.log", pe)
+	if err.Error() != "read a.log: x: unexpected EOF" || keymeter.ErrorCode(err) != keymeter.EINVALID {
+		t.Errorf("%q, code %s", err, keymeter.ErrorCode(err))
+	}
+	var got *keymeter.ParseError
+	if !errors.Is(err, io.ErrUnexpectedEOF) || !errors.As(err, &got) || got != pe {
+		t.Errorf("%v does not wrap %v", err, pe)
+	}
+	two := keymeter.Errorf(keymeter.EPARTIAL, "%w; %w", io.EOF, keymeter.Errorf(keymeter.ENOTFOUND, "gone"))
+	if !errors.Is(two, io.EOF) || keymeter.ErrorCode(two) != keymeter.EPARTIAL || two.Error() != "EOF; gone" {
+		t.Errorf("%q, code %s", two, keymeter.ErrorCode(two))
+	}
+	if plain := keymeter.Errorf(keymeter.EINVALID, "no %s", "thing"); plain.Err != nil {
+		t.Errorf("%v wraps %v", plain, plain.Err)
+	}
+}
+
+func TestCheckDedupeWindow(t *testing.T) {
+	for _, d := range []time.Duration{0, time.Hour, keymeter.DefaultDedupeWindow, 72 * time.Hour} {
+		if err := keymeter.CheckDedupeWindow(d); err != nil {
+			t.Errorf("%s: %v", d, err)
+		}
+	}
+	for _, d := range []time.Duration{-time.Hour, 90 * time.Minute, time.Second} {
+		if err := keymeter.CheckDedupeWindow(d); keymeter.ErrorCode(err) != keymeter.EINVALID {
+			t.Errorf("%s: %v, want EINVALID", d, err)
+		}
 	}
 }
 

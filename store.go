@@ -35,6 +35,15 @@ type Writer interface {
 // Copies further apart count as distinct requests.
 const DefaultDedupeWindow = 24 * time.Hour
 
+// CheckDedupeWindow returns an error unless d can be a dedupe window: a
+// whole number of hours, not negative (0: the same hour only).
+func CheckDedupeWindow(d time.Duration) error {
+	if d < 0 || d%time.Hour != 0 {
+		return Errorf(EINVALID, "the dedupe window %s is not a whole number of hours", d)
+	}
+	return nil
+}
+
 // WriteResult counts what Write did with a batch's rows.
 type WriteResult struct {
 	Stored     int // rows stored

@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"path"
 
@@ -92,20 +93,27 @@ func (a *APIGateway) mapping() apigateway.Mapping {
 	return *a.Mapping
 }
 
-// Validate reports every problem with the configuration at once.
+// Validate reports every problem with the configuration at once, as
+// Config.Validate does.
 func (a *APIGateway) Validate() error {
-	var errs []error
+	return joinProblems(a.problems())
+}
+
+// problems returns every problem with the configuration: the template,
+// and the mapping of a template that may be JSON.
+func (a *APIGateway) problems() []*ConfigError {
+	var out []*ConfigError
 	switch a.Template {
 	case "", TemplateAuto, TemplateJSON, TemplateCLF:
 	default:
-		errs = append(errs, keymeter.Errorf(keymeter.EINVALID, "apigateway template %q: want auto, json or clf", a.Template))
+		out = append(out, &ConfigError{Setting: SettingAPIGatewayTemplate, Err: fmt.Errorf("%q is not auto, json or clf", a.Template)})
 	}
 	if a.Template != TemplateCLF {
 		if err := a.mapping().Validate(); err != nil {
-			errs = append(errs, keymeter.Errorf(keymeter.EINVALID, "%v", err))
+			out = append(out, &ConfigError{Setting: SettingAPIGatewayMapping, Err: err})
 		}
 	}
-	return errors.Join(errs...)
+	return out
 }
 
 // apigwParser parses access log lines of the configured template and
@@ -115,11 +123,10 @@ type apigwParser struct {
 	last      *apigateway.Parser // the one that parsed the last record
 }
 
+// newAPIGatewayParser returns a parser of cfg.APIGateway's template,
+// which New validated.
 func newAPIGatewayParser(cfg *Config) (Parser, error) {
 	a := &cfg.APIGateway
-	if err := a.Validate(); err != nil {
-		return nil, keymeter.Errorf(keymeter.EINVALID, "%v", err)
-	}
 	p := &apigwParser{}
 	if a.Template != TemplateCLF {
 		p.json = apigateway.NewJSONParser(a.mapping())

@@ -10,6 +10,8 @@ import (
 
 	"github.com/keymeter/keymeter"
 	"github.com/keymeter/keymeter/format/apigateway"
+	"github.com/keymeter/keymeter/format/cloudfront"
+	"github.com/keymeter/keymeter/format/cloudfrontrt"
 	"github.com/keymeter/keymeter/format/cloudwatch"
 )
 
@@ -90,10 +92,10 @@ func sniffDepth(b []byte, rtFields, depth int) sniffed {
 		}
 		return sniffed{shape: shapeUnknown, detail: "text"}
 	case b[0] == '{':
-		switch jsonKind(b) {
-		case "lambda":
+		switch cloudwatch.SniffJSON(b) {
+		case cloudwatch.LambdaJSON:
 			return sniffed{shape: shapeSubscription, detail: ` in a Lambda event ({"awslogs":...})`}
-		case "payload":
+		case cloudwatch.PayloadJSON:
 			return sniffed{shape: shapeSubscription}
 		}
 		return sniffed{shape: shapeAPIGatewayJSON}
@@ -101,28 +103,26 @@ func sniffDepth(b []byte, rtFields, depth int) sniffed {
 	// Lines: CloudFront headers first, then the first record.
 	for len(b) > 0 && b[0] == '#' {
 		line, rest := cutLine(b)
-		if bytes.HasPrefix(line, []byte("#Version:")) || bytes.HasPrefix(line, []byte("#Fields:")) {
+		if cloudfront.IsDirective(line) {
 			return sniffed{shape: shapeStandard, detail: " (#Version and #Fields lines)"}
 		}
 		b = skipLeadingBlank(rest)
 	}
 	line, _ := cutLine(b)
-	first, _, tabbed := bytes.Cut(line, []byte{'\t'})
 	switch {
-	case tabbed && isDate(first):
+	case cloudfront.LooksLikeRecord(line):
 		return sniffed{shape: shapeStandard, detail: " (date and time first)"}
-	case tabbed && isEpoch(first):
-		s := sniffed{shape: shapeRealtime, fields: bytes.Count(line, []byte{'\t'}) + 1}
+	case cloudfrontrt.LooksLikeRecord(line):
+		s := sniffed{shape: shapeRealtime, fields: cloudfrontrt.CountFields(line)}
 		for i, rest := 0, b; i < 16 && len(rest) > 0; i++ {
 			var l []byte
 			l, rest = cutLine(rest)
-			l = bytes.TrimSuffix(l, []byte{'\r'})
-			s.fits = s.fits || bytes.Count(l, []byte{'\t'})+1 == rtFields
+			s.fits = s.fits || cloudfrontrt.CountFields(l) == rtFields
 		}
 		return s
-	case isExportLine(line):
+	case cloudwatch.IsExportLine(line):
 		return sniffed{shape: shapeExport}
-	case isCLF(line):
+	case apigateway.IsCLF(line):
 		return sniffed{shape: shapeAPIGatewayCLF}
 	}
 	detail := "text"
@@ -147,52 +147,6 @@ func isBase64(c byte) bool {
 	return c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '+' || c == '/' || c == '='
 }
 
-// jsonKind reads the top-level keys of the JSON object b starts with (as
-// far as b goes) and says whether it is a Lambda event ("lambda"), a
-// subscription payload ("payload") or something else ("").
-func jsonKind(b []byte) string {
-	i, depth := 0, 0
-	expectKey := false
-	for i < len(b) {
-		switch c := b[i]; c {
-		case '"':
-			end := i + 1
-			for end < len(b) && b[end] != '"' {
-				if b[end] == '\\' {
-					end++
-				}
-				end++
-			}
-			if end >= len(b) {
-				return ""
-			}
-			if depth == 1 && expectKey {
-				switch string(b[i+1 : end]) {
-				case "awslogs":
-					return "lambda"
-				case "messageType", "logEvents", "subscriptionFilters":
-					return "payload"
-				}
-				expectKey = false
-			}
-			i = end + 1
-			continue
-		case '{', '[':
-			depth++
-			expectKey = c == '{' && depth == 1
-		case '}', ']':
-			depth--
-			if depth == 0 {
-				return "" // the first object ended without payload keys
-			}
-		case ',':
-			expectKey = depth == 1
-		}
-		i++
-	}
-	return ""
-}
-
 // skipLeadingBlank drops leading blank lines and spaces.
 func skipLeadingBlank(b []byte) []byte {
 	for len(b) > 0 && (b[0] == ' ' || b[0] == '\n' || b[0] == '\r' || b[0] == '\t') {
@@ -205,52 +159,6 @@ func skipLeadingBlank(b []byte) []byte {
 func cutLine(b []byte) (line, rest []byte) {
 	line, rest, _ = bytes.Cut(b, []byte{'\n'})
 	return line, rest
-}
-
-// isDate reports whether b is YYYY-MM-DD.
-func isDate(b []byte) bool {
-	return len(b) == 10 && b[4] == '-' && b[7] == '-' && allDigits(b[:4]) && allDigits(b[5:7]) && allDigits(b[8:])
-}
-
-// isEpoch reports whether b is Unix seconds with an optional fraction,
-// as real-time logs write their timestamp ("1759276800.123").
-func isEpoch(b []byte) bool {
-	whole, frac, dot := bytes.Cut(b, []byte{'.'})
-	return len(whole) >= 9 && len(whole) <= 12 && allDigits(whole) && (!dot || len(frac) > 0 && allDigits(frac))
-}
-
-func allDigits(b []byte) bool {
-	for _, c := range b {
-		if c < '0' || c > '9' {
-			return false
-		}
-	}
-	return len(b) > 0
-}
-
-// isExportLine reports whether line starts with the ISO time of a
-// CloudWatch Logs export line.
-func isExportLine(line []byte) bool {
-	if len(line) < 20 || line[10] != 'T' {
-		return false
-	}
-	_, _, err := cloudwatch.ParseExportLine(line)
-	return err == nil
-}
-
-// isCLF reports whether line has the [requestTime] of AWS's CLF template
-// after its first fields.
-func isCLF(line []byte) bool {
-	open := bytes.IndexByte(line, '[')
-	if open < 0 {
-		return false
-	}
-	end := bytes.IndexByte(line[open:], ']')
-	if end < 0 {
-		return false
-	}
-	_, ok := apigateway.ParseCLFTime(line[open+1 : open+end])
-	return ok
 }
 
 // trimPartialRune drops a UTF-8 sequence cut at the end of b.

@@ -6,6 +6,7 @@ import (
 	"github.com/zeebo/xxh3"
 
 	"github.com/keymeter/keymeter"
+	"github.com/keymeter/keymeter/format/apigateway"
 	"github.com/keymeter/keymeter/format/cloudfront"
 	"github.com/keymeter/keymeter/format/cloudfrontrt"
 )
@@ -24,7 +25,8 @@ type encoder struct {
 	idSeed    uint64
 	hdr       headerBufs
 	// apiKeyNames are the JSON names that can carry a raw API key in
-	// API Gateway records, for redacting rejected ones.
+	// API Gateway records, for redacting rejected ones
+	// (apigateway.KeyMemberNames).
 	apiKeyNames [][]byte
 	// sent remembers the dictionary entries and key fingerprints already
 	// put into a batch, so that each is handed to the store about once.
@@ -103,7 +105,7 @@ func (in *Ingester) newEncoderFor(keys *keyFinder, f Format) *encoder {
 		e.keyHeader = in.cfg.KeyHeader
 	}
 	if e.source == keymeter.SourceAPIGateway {
-		e.apiKeyNames = apiKeyNames(&in.cfg.APIGateway)
+		e.apiKeyNames = apigateway.KeyMemberNames(in.cfg.APIGateway.Mapping)
 	}
 	return e
 }

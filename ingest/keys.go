@@ -2,8 +2,6 @@ package ingest
 
 import (
 	"bytes"
-	"fmt"
-	"strings"
 
 	"github.com/keymeter/keymeter"
 	"github.com/keymeter/keymeter/format/cloudfront"
@@ -13,21 +11,6 @@ import (
 // unless configured otherwise, in order of precedence.
 var DefaultKeyParams = []string{"cf_api_key", "api_key", "apikey"}
 
-// checkKeyParams returns an EINVALID error naming every key parameter
-// that cannot be found in a query (see cloudfront.NextParam).
-func checkKeyParams(params []string) error {
-	var bad []string
-	for _, p := range params {
-		if !cloudfront.IsParamName(p) {
-			bad = append(bad, fmt.Sprintf("%q", p))
-		}
-	}
-	if bad != nil {
-		return keymeter.Errorf(keymeter.EINVALID, "key parameter %s: a key parameter's name is letters, digits and - . _ ~", strings.Join(bad, ", "))
-	}
-	return nil
-}
-
 // keyFinder finds API keys in logged query strings and hides them. It
 // keeps fingerprints of the keys it has seen in memory only: raw keys
 // never leave it.
@@ -35,12 +18,11 @@ type keyFinder struct {
 	params [][]byte
 	// first marks the bytes a key parameter's name can start with as
 	// logged: their first letters, in either case, and '%'.
-	first   [256]bool
-	fp      *keymeter.Fingerprinter
-	cache   map[string]keymeter.KeyFingerprint
-	buf1    []byte
-	buf2    []byte
-	scratch []byte
+	first [256]bool
+	fp    *keymeter.Fingerprinter
+	cache map[string]keymeter.KeyFingerprint
+	buf1  []byte
+	buf2  []byte
 }
 
 // maxCachedKeys bounds the fingerprint cache; it is cleared when full.
@@ -73,15 +55,6 @@ func (k *keyFinder) fingerprint(key []byte) keymeter.KeyFingerprint {
 	}
 	k.cache[string(key)] = f
 	return f
-}
-
-// fromQuery returns the fingerprint of the API key in a query string as
-// CloudFront logged it, and false when it carries none. See redact.
-func (k *keyFinder) fromQuery(query []byte) (keymeter.KeyFingerprint, bool) {
-	var fp keymeter.KeyFingerprint
-	var ok bool
-	k.scratch, fp, ok = k.redact(k.scratch[:0], query)
-	return fp, ok
 }
 
 // keyOf returns the fingerprint of a key parameter's logged value,

@@ -48,7 +48,7 @@ func TestFromQuery(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			fp, ok := k.fromQuery([]byte(tt.query))
+			_, fp, ok := k.redact(nil, []byte(tt.query))
 			if tt.want == "" {
 				if ok {
 					t.Fatalf("found a key in %q", tt.query)

@@ -41,12 +41,11 @@ func newLineReaderFrom(br *bufio.Reader) *lineReader {
 }
 
 // next returns the next line without its terminator, valid until the next
-// call. At the end of the stream it returns io.EOF; when the stream fails
-// it returns the error with what it read of the last line, and complete
-// reports whether that line was terminated (it never is when err != nil
-// and the line is not empty). A line over MaxLineLen comes back empty with
-// errLineTooLong (a *lineTooLong with its length), and reading can
-// continue.
+// call; the last line may lack one. At the end of the stream it returns
+// io.EOF; when the stream fails it returns the error with what it read of
+// the last line, which was not terminated. A line over MaxLineLen comes
+// back empty with errLineTooLong (a *lineTooLong with its length), and
+// reading can continue.
 func (l *lineReader) next() (line []byte, err error) {
 	b, err := l.r.ReadSlice('\n')
 	if err == nil {

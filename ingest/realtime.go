@@ -1,15 +1,14 @@
 package ingest
 
 import (
-	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/binary"
-	"strings"
 
 	"github.com/zeebo/xxh3"
 
 	"github.com/keymeter/keymeter"
+	"github.com/keymeter/keymeter/format/apigateway"
 	"github.com/keymeter/keymeter/format/cloudfrontrt"
 )
 
@@ -32,15 +31,6 @@ type headerBufs struct {
 	redacted []byte // cs-headers with the key header hidden
 	params   []byte // ... and key parameters in other headers too
 	reject   []byte
-}
-
-// checkHeaderName returns an EINVALID error unless name can be an HTTP
-// header name.
-func checkHeaderName(name string) error {
-	if name == "" || strings.ContainsAny(name, ":%\t\r\n ()<>@,;\\\"/[]?={}") {
-		return keymeter.Errorf(keymeter.EINVALID, "%q is not an HTTP header name (want e.g. x-api-key)", name)
-	}
-	return nil
 }
 
 // redactHeaders attributes ev from the key header, as
@@ -95,22 +85,15 @@ func (e *encoder) redactText(s string) string {
 func (e *encoder) redactRecord(dst, record []byte) []byte {
 	if e.apiKeyNames != nil {
 		// Rejects are rare: this allocates.
-		record = redactJSONKeys(nil, record, e.apiKeyNames, e.keys.fingerprint)
+		record = apigateway.RedactMembers(nil, record, e.apiKeyNames, func(dst, key []byte) []byte {
+			return append(dst, e.keys.fingerprint(key).Fingerprint...)
+		})
 	}
 	if e.keyHeader != "" {
 		repl := redactedValue
-		for rest := record; len(rest) > 0; {
-			field := rest
-			if i := bytes.IndexByte(rest, '\t'); i >= 0 {
-				field, rest = rest[:i], rest[i+1:]
-			} else {
-				rest = nil
-			}
-			if v, ok := cloudfrontrt.AppendHeaderValue(e.hdr.value[:0], field, e.keyHeader); ok && len(v) > 0 {
-				e.hdr.value = v
-				repl = []byte(e.keys.fingerprint(v).Fingerprint)
-				break
-			}
+		if v, ok := cloudfrontrt.AppendRecordHeaderValue(e.hdr.value[:0], record, e.keyHeader); ok {
+			e.hdr.value = v
+			repl = []byte(e.keys.fingerprint(v).Fingerprint)
 		}
 		e.hdr.reject = cloudfrontrt.RedactHeader(e.hdr.reject[:0], record, e.keyHeader, repl)
 		record = e.hdr.reject

@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"maps"
-	"sort"
 	"time"
 
 	"github.com/keymeter/keymeter"
@@ -28,16 +26,19 @@ type Stream interface {
 	ReadAll(ctx context.Context, checkpoints map[string]string, fn kinesis.ShardFunc) error
 }
 
-// streamMsg is what the stream reader sends the writer goroutine: the
-// events of part of a page, and with the page's last part the shard's
-// checkpoint after it.
+// The stream front-end of the pipeline (see pipeline.go): one reader,
+// called by the Stream with each page of records, decodes them, and one
+// writer goroutine writes the chunks and sets each shard's checkpoint in
+// the transaction of its page's events.
+
+// streamMsg is what the stream reader sends the writer goroutine: a
+// chunk of a page, and with the page's last chunk the shard's checkpoint
+// after it.
 type streamMsg struct {
-	batch   *keymeter.Batch // nil when the page had no events left
-	rejects []keymeter.Reject
-	records int64 // records read (events, duplicates and rejects)
-	shard   string
-	seq     string // checkpoint of shard after this message; "" for none
-	lag     int64  // the shard's MillisBehindLatest; -1 when not a page's end
+	chunk
+	shard string
+	seq   string // checkpoint of shard after this message; "" for none
+	lag   int64  // the shard's MillisBehindLatest; -1 when not a page's end
 }
 
 // RunStream ingests a stream from its stored checkpoints. Each page of
@@ -57,7 +58,7 @@ type streamMsg struct {
 // must keep checkpoints (keymeter.CheckpointReader, and a Writer that is
 // a keymeter.Checkpointer); otherwise RunStream returns an EINVALID
 // error.
-func (in *Ingester) RunStream(ctx context.Context, s Stream) (*Summary, error) {
+func (in *Ingester) RunStream(ctx context.Context, s Stream) (_ *Summary, err error) {
 	reader, ok := in.store.(keymeter.CheckpointReader)
 	if !ok {
 		return nil, keymeter.Errorf(keymeter.EINVALID, "this store cannot keep stream checkpoints")
@@ -72,7 +73,7 @@ func (in *Ingester) RunStream(ctx context.Context, s Stream) (*Summary, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer w.Close()
+	defer func() { err = closeWriter(w, err) }()
 	cw, ok := w.(keymeter.Checkpointer)
 	if !ok {
 		return nil, keymeter.Errorf(keymeter.EINVALID, "this store cannot keep stream checkpoints")
@@ -87,22 +88,16 @@ func (in *Ingester) RunStream(ctx context.Context, s Stream) (*Summary, error) {
 	}
 
 	msgs := make(chan streamMsg, 4)
-	free := make(chan *keymeter.Batch, 6)
-	for range cap(free) {
-		free <- &keymeter.Batch{Rows: make([]keymeter.Row, 0, in.cfg.BatchRows)}
-	}
+	pool := newBatchPool(6, in.cfg.BatchRows)
 	readCtx, stopReading := context.WithCancelCause(ctx)
 	defer stopReading(nil)
 	sum := &Summary{}
 	done := make(chan error, 1)
 	go func() {
-		done <- in.writeStream(wctx, w, cw, s.Name(), msgs, free, sum, stopReading)
+		done <- in.writeStream(wctx, in.newSink(w, pool, sum, in.streamCommitRows), cw, s.Name(), msgs, stopReading)
 	}()
-	keys := newKeyFinder(in.cfg.KeyParams, in.cfg.Secret)
-	r := &streamReader{
-		ctx: readCtx, in: in, format: f, stream: s.Name(), parser: parser, keys: keys, enc: in.newEncoderFor(keys, f),
-		msgs: msgs, free: free, obj: &keymeter.Object{URI: "kinesis://" + s.Name()},
-	}
+	r := &streamReader{ctx: readCtx, in: in, format: f, stream: s.Name(), dec: in.newDecoder(pool), msgs: msgs}
+	r.dec.use(f, parser, &keymeter.Object{URI: "kinesis://" + s.Name()})
 	rerr := s.ReadAll(readCtx, checkpoints, r.page)
 	close(msgs)
 	if werr := <-done; werr != nil {
@@ -122,21 +117,15 @@ func isGzip(b []byte) bool {
 	return len(b) >= 2 && b[0] == 0x1f && b[1] == 0x8b
 }
 
-// streamReader parses and encodes pages of records; ReadAll calls page
-// from one goroutine at a time.
+// streamReader decodes pages of records; ReadAll calls page from one
+// goroutine at a time.
 type streamReader struct {
 	ctx     context.Context // done when reading must stop
 	in      *Ingester
 	format  Format
 	stream  string
-	parser  Parser
-	keys    *keyFinder
-	enc     *encoder
+	dec     *decoder
 	msgs    chan<- streamMsg
-	free    chan *keymeter.Batch
-	obj     *keymeter.Object
-	ev      keymeter.Event
-	redact  []byte
 	records RecordReader // reused for every Kinesis record, when the format has one
 }
 
@@ -145,30 +134,19 @@ func (r *streamReader) page(shard string, recs []kinesis.Record, lastSeq string,
 	if len(recs) == 0 { // a lag report
 		return r.send(streamMsg{shard: shard, lag: millisBehind})
 	}
-	batch := r.newBatch()
-	var rejects []keymeter.Reject
-	var records int64
-	now := r.in.cfg.Now()
-	limit := r.in.futureLimit(now)
+	d := r.dec
+	d.readAt(r.in.cfg.Now())
 	handle := func(rec *kinesis.Record, line []byte, err error) error {
 		if err == nil {
-			var ok bool
-			if ok, err = r.parser.Parse(line, &r.ev); ok && err == nil && r.ev.Time > limit {
-				err = r.in.futureError(r.parser, &r.ev, now)
-			} else if ok && err == nil {
-				r.enc.encode(&r.ev, line, batch)
-				records++
-			}
+			err = d.decode(line)
 		}
 		if err != nil {
-			rejects = append(rejects, r.reject(shard, rec.SequenceNumber, line, err))
-			records++
+			// A record is placed by shard and sequence number: Object
+			// is kinesis://STREAM/SHARD#SEQUENCE and Line is 1.
+			d.reject("kinesis://"+r.stream+"/"+shard+"#"+rec.SequenceNumber, 1, bytes.TrimRight(line, "\r\n"), err)
 		}
-		if batchFull(batch, r.in.cfg.BatchRows) || len(rejects) >= 1024 {
-			if err := r.send(streamMsg{batch: batch, rejects: rejects, records: records, lag: -1}); err != nil {
-				return err
-			}
-			batch, rejects, records = r.newBatch(), nil, 0
+		if d.full() {
+			return r.send(streamMsg{chunk: d.take(), lag: -1})
 		}
 		return nil
 	}
@@ -177,13 +155,7 @@ func (r *streamReader) page(shard string, recs []kinesis.Record, lastSeq string,
 			return err
 		}
 	}
-	m := streamMsg{batch: batch, rejects: rejects, records: records, shard: shard, seq: lastSeq, lag: millisBehind}
-	if len(batch.Rows) == 0 {
-		batch.Reset()
-		r.free <- batch
-		m.batch = nil
-	}
-	return r.send(m)
+	return r.send(streamMsg{chunk: d.take(), shard: shard, seq: lastSeq, lag: millisBehind})
 }
 
 // eachRecord calls fn with each log record in a Kinesis record: its lines
@@ -235,13 +207,6 @@ func (r *streamReader) eachRecord(rec *kinesis.Record, fn func(*kinesis.Record, 
 	}
 }
 
-func (r *streamReader) newBatch() *keymeter.Batch {
-	b := <-r.free
-	b.Source = r.format.Source
-	b.Object = r.obj
-	return b
-}
-
 func (r *streamReader) send(m streamMsg) error {
 	select {
 	case r.msgs <- m:
@@ -259,57 +224,31 @@ func (r *streamReader) send(m streamMsg) error {
 	}
 }
 
-// reject describes a record that cannot be ingested. It is placed by
-// shard and sequence number: Object is kinesis://STREAM/SHARD#SEQUENCE
-// and Line is 1.
-func (r *streamReader) reject(shard, seq string, line []byte, err error) keymeter.Reject {
-	line = bytes.TrimRight(line, "\r\n")
-	rj := keymeter.Reject{
-		Source: r.format.Source, Object: "kinesis://" + r.stream + "/" + shard + "#" + seq, Line: 1,
-		Reason: err.Error(), TextLen: int64(len(line)), At: r.in.cfg.Now().UTC(),
-	}
-	var pe *keymeter.ParseError
-	if errors.As(err, &pe) {
-		rj.Field, rj.Reason = pe.Field, pe.Err.Error()
-	}
-	rj.Field, rj.Reason = r.enc.redactText(rj.Field), r.enc.redactText(rj.Reason)
-	r.redact = r.enc.redactRecord(r.redact[:0], bytes.TrimRight(line, "\r\n"))
-	rj.Text = keymeter.CutText(string(r.redact), keymeter.MaxRejectText)
-	return rj
-}
-
 // writeStream is the writer goroutine of RunStream: it writes what the
 // reader sends, sets each shard's checkpoint as its page is written, and
 // commits every streamCommitRows rows, every CommitInterval while
 // anything is pending, and at the end. On failure it stops the reader
 // and drains its messages.
-func (in *Ingester) writeStream(ctx context.Context, w keymeter.Writer, cw keymeter.Checkpointer, stream string,
-	msgs <-chan streamMsg, free chan<- *keymeter.Batch, sum *Summary, stop context.CancelCauseFunc) error {
+func (in *Ingester) writeStream(ctx context.Context, s *sink, cw keymeter.Checkpointer, stream string,
+	msgs <-chan streamMsg, stop context.CancelCauseFunc) error {
 	fail := func(err error) error {
 		stop(err)
 		for m := range msgs {
-			if m.batch != nil {
-				m.batch.Reset()
-				free <- m.batch
-			}
+			s.discard(m.chunk)
 		}
 		return err
 	}
 	ticker := time.NewTicker(in.cfg.CommitInterval)
 	defer ticker.Stop()
-	pending, dirty := 0, false
-	committed := *sum
 	lags := map[string]int64{}
 	commit := func() error {
-		if !dirty {
+		if !s.dirty {
 			return nil
 		}
-		if err := w.Commit(ctx); err != nil {
-			*sum = committed
+		if err := s.commit(ctx); err != nil {
+			s.restore()
 			return fmt.Errorf("commit the records read from kinesis://%s: %w", stream, err)
 		}
-		pending, dirty = 0, false
-		committed = *sum
 		return nil
 	}
 	for {
@@ -318,106 +257,43 @@ func (in *Ingester) writeStream(ctx context.Context, w keymeter.Writer, cw keyme
 			if err := commit(); err != nil {
 				return fail(err)
 			}
-			if in.cfg.Progress != nil {
-				in.cfg.Progress(*sum)
-			}
+			s.report()
 		case m, ok := <-msgs:
 			if !ok {
 				return commit()
 			}
-			if err := in.writeStreamMsg(ctx, w, cw, stream, m, free, sum); err != nil {
-				*sum = committed
+			if err := writeStreamMsg(ctx, s, cw, stream, m); err != nil {
+				s.restore()
 				return fail(err)
 			}
 			if m.lag >= 0 && m.shard != "" {
 				lags[m.shard] = m.lag
-				sum.Lag = 0
+				s.sum.Lag = 0
 				for _, l := range lags {
-					sum.Lag = max(sum.Lag, time.Duration(l)*time.Millisecond)
+					s.sum.Lag = max(s.sum.Lag, time.Duration(l)*time.Millisecond)
 				}
 			}
-			if m.batch != nil || len(m.rejects) > 0 || m.seq != "" {
-				dirty = true
-				pending += len(m.rejects)
-			}
-			if m.batch != nil {
-				pending += len(m.batch.Rows)
-				m.batch.Reset()
-				free <- m.batch
-			}
-			if pending >= in.streamCommitRows {
+			if s.due() {
 				if err := commit(); err != nil {
 					return fail(err)
 				}
 			}
-			if in.cfg.Progress != nil {
-				in.cfg.Progress(*sum)
-			}
+			s.report()
 		}
 	}
 }
 
 // writeStreamMsg writes one message's events and rejects, and sets its
 // checkpoint.
-func (in *Ingester) writeStreamMsg(ctx context.Context, w keymeter.Writer, cw keymeter.Checkpointer, stream string,
-	m streamMsg, free chan<- *keymeter.Batch, sum *Summary) error {
-	if m.batch != nil {
-		res, err := w.Write(ctx, m.batch)
-		if err != nil {
-			return fmt.Errorf("write %s: %w", stream, err)
-		}
-		sum.Events += int64(res.Stored)
-		sum.Duplicates += int64(res.Duplicates)
-		for i, n := range res.ByAttribution {
-			sum.Unattributed[i] += int64(n)
-		}
-		sum.addDays(res.UnattributedByDay)
+func writeStreamMsg(ctx context.Context, s *sink, cw keymeter.Checkpointer, stream string, m streamMsg) error {
+	if _, err := s.write(ctx, m.chunk, stream); err != nil {
+		return err
 	}
-	if len(m.rejects) > 0 {
-		if err := w.Reject(ctx, m.rejects); err != nil {
-			return fmt.Errorf("keep rejects of %s: %w", stream, err)
-		}
-		sum.Rejected += int64(len(m.rejects))
-	}
-	sum.Lines += m.records
 	if m.seq != "" {
 		if err := cw.SetCheckpoint(ctx, stream, m.shard, m.seq); err != nil {
 			return fmt.Errorf("checkpoint %s of %s: %w", m.shard, stream, err)
 		}
+		s.dirty = true
 	}
 	return nil
-}
-
-// addDays adds per-day counts of unattributed events to s, in a new map.
-func (s *Summary) addDays(days map[keymeter.DayAttribution]int) {
-	if len(days) == 0 {
-		return
-	}
-	m := maps.Clone(s.UnattributedByDay)
-	if m == nil {
-		m = make(map[keymeter.DayAttribution]int64, len(days))
-	}
-	for k, n := range days {
-		m[k] += int64(n)
-	}
-	s.UnattributedByDay = m
-}
-
-// DayCount is a number of events on one UTC day.
-type DayCount struct {
-	Day   time.Time // midnight UTC
-	Count int64
-}
-
-// UnattributedDays returns the stored events without a key for reason a
-// (keymeter.KeyTruncated, say) per UTC day, in day order.
-func (s *Summary) UnattributedDays(a keymeter.Attribution) []DayCount {
-	var out []DayCount
-	for k, n := range s.UnattributedByDay {
-		if k.Attribution == a && n > 0 {
-			out = append(out, DayCount{Day: time.Unix(int64(k.Day)*86400, 0).UTC(), Count: n})
-		}
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Day.Before(out[j].Day) })
-	return out
 }

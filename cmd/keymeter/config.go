@@ -22,8 +22,8 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/keymeter/keymeter"
-	"github.com/keymeter/keymeter/format/cloudfront"
 	"github.com/keymeter/keymeter/format/cloudfrontrt"
+	"github.com/keymeter/keymeter/ingest"
 	"github.com/keymeter/keymeter/store/duckdb"
 )
 
@@ -134,11 +134,11 @@ func (c *commonFlags) register(fs *flag.FlagSet, withKeyParams bool) {
 	fs.StringVar(&c.data, "data", "", "data `directory` (default $"+envData+" or $XDG_DATA_HOME/keymeter or ~/.local/share/keymeter)")
 	fs.StringVar(&c.config, "config", "", "config `file` (default $"+envConfig+" or DATA/keymeter.yaml)")
 	if withKeyParams {
-		fs.StringVar(&c.keyParams, "key-param", "", "comma-separated query `parameters` that carry the API key (default cf_api_key,api_key,apikey)")
-		fs.StringVar(&c.keyHeader, "key-header", "", "request `header` that carries the API key in real-time logs, before the query string (default x-api-key)")
+		fs.StringVar(&c.keyParams, "key-param", "", "comma-separated query `parameters` that carry the API key (default "+strings.Join(ingest.DefaultKeyParams, ",")+")")
+		fs.StringVar(&c.keyHeader, "key-header", "", "request `header` that carries the API key in real-time logs, before the query string (default "+cloudfrontrt.DefaultKeyHeader+")")
 		fs.StringVar(&c.fields, "fields", "", "comma-separated `fields` of the real-time log configuration, in any order (default: all documented fields)")
-		fs.StringVar(&c.horizon, "future-horizon", "", "reject requests dated more than this `duration` after the time of reading (default 24h)")
-		fs.StringVar(&c.dedupeWindow, "dedupe-window", "", "how far apart, in whole `hours`, two events with the same request ID may be to count once (default 24h; 0h: the same hour)")
+		fs.StringVar(&c.horizon, "future-horizon", "", "reject requests dated more than this `duration` after the time of reading (default "+hours(ingest.DefaultFutureHorizon)+")")
+		fs.StringVar(&c.dedupeWindow, "dedupe-window", "", "how far apart, in whole `hours`, two events with the same request ID may be to count once (default "+hours(keymeter.DefaultDedupeWindow)+"; 0h: the same hour)")
 	}
 }
 
@@ -170,17 +170,13 @@ func (c *commonFlags) load(getenv func(string) string) (*Config, error) {
 	if dataFromEnvOrFlag != "" {
 		cfg.Data = dataFromEnvOrFlag
 	}
+	// Unset settings keep their zero values: their owners (ingest, the
+	// formats, the store) default them.
 	if c.keyParams != "" {
 		cfg.KeyParams = splitList(c.keyParams)
 	}
-	if len(cfg.KeyParams) == 0 {
-		cfg.KeyParams = []string{"cf_api_key", "api_key", "apikey"}
-	}
 	if c.keyHeader != "" {
 		cfg.KeyHeader = c.keyHeader
-	}
-	if cfg.KeyHeader == "" {
-		cfg.KeyHeader = cloudfrontrt.DefaultKeyHeader
 	}
 	if c.fields != "" {
 		cfg.RealtimeFields = splitList(c.fields)
@@ -216,7 +212,10 @@ func (cfg *Config) readFile(path string, explicit bool) error {
 	return nil
 }
 
-// Validate reports every problem with the configuration at once.
+// Validate reports every problem with the configuration at once. The
+// settings of ingest and of the formats are checked by their owner
+// (ingest.Config.Problems); Validate parses the text of the config file
+// and says each problem in its terms.
 func (cfg *Config) Validate() error {
 	var problems []string
 	if strings.TrimSpace(cfg.Data) == "" {
@@ -227,11 +226,18 @@ func (cfg *Config) Validate() error {
 			problems = append(problems, fmt.Sprintf("billing_grace: %q is not a duration such as 24h or 90m", cfg.BillingGrace))
 		}
 	}
+	settings := cfg.ingestSettings()
+	ingestProblems := map[string][]string{}
+	for _, p := range settings.Problems() {
+		ingestProblems[p.Setting] = append(ingestProblems[p.Setting], cfg.describe(p)...)
+	}
 	if cfg.FutureHorizon != "" {
-		if d, err := time.ParseDuration(cfg.FutureHorizon); err != nil || d <= 0 {
-			problems = append(problems, fmt.Sprintf("future_horizon: %q is not a positive duration such as 24h or 90m", cfg.FutureHorizon))
+		// 0 would be the default to ingest: an explicit 0 is refused here.
+		if d, err := time.ParseDuration(cfg.FutureHorizon); err != nil || d == 0 {
+			ingestProblems[ingest.SettingFutureHorizon] = cfg.describe(&ingest.ConfigError{Setting: ingest.SettingFutureHorizon})
 		}
 	}
+	problems = append(problems, ingestProblems[ingest.SettingFutureHorizon]...)
 	if _, err := cfg.dedupeWindow(); err != nil {
 		problems = append(problems, err.Error())
 	}
@@ -250,20 +256,12 @@ func (cfg *Config) Validate() error {
 			problems = append(problems, "coverage_threshold: "+err.Error())
 		}
 	}
-	for i, p := range cfg.KeyParams {
-		if !cloudfront.IsParamName(p) {
-			problems = append(problems, fmt.Sprintf("key_params[%d]: %q is not a query parameter name keymeter can find (letters, digits and - . _ ~)", i, p))
-		}
-	}
+	problems = append(problems, ingestProblems[ingest.SettingKeyParams]...)
+	problems = append(problems, ingestProblems[ingest.SettingAPIGatewayTemplate]...)
 	problems = append(problems, cfg.APIGateway.problems()...)
-	if cfg.KeyHeader != "" && !isToken(cfg.KeyHeader) {
-		problems = append(problems, fmt.Sprintf("key_header: %q is not an HTTP header name", cfg.KeyHeader))
-	}
-	if len(cfg.RealtimeFields) > 0 {
-		if _, err := cloudfrontrt.NewParser(cfg.RealtimeFields); err != nil {
-			problems = append(problems, "realtime_fields: "+err.Error())
-		}
-	}
+	problems = append(problems, ingestProblems[ingest.SettingAPIGatewayMapping]...)
+	problems = append(problems, ingestProblems[ingest.SettingKeyHeader]...)
+	problems = append(problems, ingestProblems[ingest.SettingRealtimeFields]...)
 	if len(problems) > 0 {
 		where := "configuration"
 		if cfg.path != "" {
@@ -274,14 +272,41 @@ func (cfg *Config) Validate() error {
 	return nil
 }
 
-// isToken reports whether s is an HTTP token, as header names are.
-func isToken(s string) bool {
-	for _, c := range []byte(s) {
-		if c <= ' ' || c >= 127 || strings.IndexByte(`"(),/:;<=>?@[\]{}%`, c) >= 0 {
-			return false
-		}
+// ingestSettings returns the settings of the configuration that ingest
+// owns, as an ingest.Config that reads every format, to be checked.
+func (cfg *Config) ingestSettings() ingest.Config {
+	return ingest.Config{
+		KeyParams:      cfg.KeyParams,
+		KeyHeader:      cfg.KeyHeader,
+		RealtimeFields: cfg.RealtimeFields,
+		FutureHorizon:  cfg.futureHorizon(),
+		APIGateway:     cfg.APIGateway.ingestConfig(),
 	}
-	return s != ""
+}
+
+// describe says a problem of an ingest setting in the config file's
+// terms.
+func (cfg *Config) describe(p *ingest.ConfigError) []string {
+	switch p.Setting {
+	case ingest.SettingKeyParams:
+		return []string{fmt.Sprintf("key_params[%d]: %v", p.Index, p.Err)}
+	case ingest.SettingKeyHeader:
+		return []string{fmt.Sprintf("key_header: %v", p.Err)}
+	case ingest.SettingRealtimeFields:
+		return []string{fmt.Sprintf("realtime_fields: %v", p.Err)}
+	case ingest.SettingFutureHorizon:
+		return []string{fmt.Sprintf("future_horizon: %q is not a positive duration such as 24h or 90m", cfg.FutureHorizon)}
+	case ingest.SettingAPIGatewayTemplate:
+		return []string{fmt.Sprintf("apigateway.template: %v", p.Err)}
+	case ingest.SettingAPIGatewayMapping:
+		return mappingProblems(p.Err)
+	}
+	return []string{p.Error()}
+}
+
+// hours writes a whole number of hours as the flags take them ("24h").
+func hours(d time.Duration) string {
+	return fmt.Sprintf("%dh", d/time.Hour)
 }
 
 func splitList(s string) []string {
@@ -318,7 +343,10 @@ func (cfg *Config) dedupeWindow() (time.Duration, error) {
 		return 0, nil
 	}
 	d, err := time.ParseDuration(cfg.DedupeWindow)
-	if err != nil || d < 0 || d%time.Hour != 0 {
+	if err == nil {
+		err = keymeter.CheckDedupeWindow(d)
+	}
+	if err != nil {
 		return 0, fmt.Errorf("dedupe_window: %q is not a whole number of hours such as 24h or 0h", cfg.DedupeWindow)
 	}
 	if d == 0 {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -101,14 +102,11 @@ func (a *apigatewayConfig) ingestConfig() ingest.APIGateway {
 	return out
 }
 
-// problems returns every problem with the section.
+// problems returns the problems of the section that only the config
+// file can have: fields for the CLF template, and unknown fields. The
+// template and the mapping are ingest's to check (ingest.Config.Problems).
 func (a *apigatewayConfig) problems() []string {
 	var out []string
-	switch a.Template {
-	case "", ingest.TemplateAuto, ingest.TemplateJSON, ingest.TemplateCLF:
-	default:
-		out = append(out, fmt.Sprintf("apigateway.template: %q is not auto, json or clf", a.Template))
-	}
 	if a.Template == ingest.TemplateCLF && len(a.Fields) > 0 {
 		out = append(out, "apigateway.fields: the CLF template has fixed fields; fields apply to JSON templates")
 	}
@@ -123,31 +121,34 @@ func (a *apigatewayConfig) problems() []string {
 	for _, name := range unknown {
 		out = append(out, fmt.Sprintf("apigateway.fields.%s: unknown field (want one of %s)", name, strings.Join(names, ", ")))
 	}
-	if a.Template != ingest.TemplateCLF {
-		cfg := a.ingestConfig()
-		if cfg.Mapping != nil {
-			if err := cfg.Mapping.Validate(); err != nil {
-				out = append(out, mappingProblems(err)...)
-			}
-		}
-	}
 	return out
 }
 
-// mappingProblems restates apigateway.Mapping's errors with the names of
-// the config file.
+// mappingProblems says the problems of a mapping (a joined
+// *apigateway.MappingError each) with the config file's names of its
+// members.
 func mappingProblems(err error) []string {
-	fields := slices.Clone(apigatewayFields)
-	// Longer names first: RequestTimeEpoch before RequestTime.
-	slices.SortStableFunc(fields, func(a, b apigatewayField) int { return len(b.goName) - len(a.goName) })
-	var pairs []string
-	for _, f := range fields {
-		pairs = append(pairs, f.goName, f.name)
+	errs := []error{err}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = j.Unwrap()
 	}
-	names := strings.NewReplacer(pairs...)
 	var out []string
-	for _, line := range strings.Split(err.Error(), "\n") {
-		out = append(out, "apigateway.fields: "+names.Replace(strings.TrimPrefix(line, "apigateway mapping: ")))
+	for _, e := range errs {
+		var me *apigateway.MappingError
+		if !errors.As(e, &me) {
+			out = append(out, "apigateway.fields: "+e.Error())
+			continue
+		}
+		members := make([]string, len(me.Members))
+		for i, m := range me.Members {
+			members[i] = m
+			for _, f := range apigatewayFields {
+				if f.goName == m {
+					members[i] = f.name
+				}
+			}
+		}
+		out = append(out, "apigateway.fields: "+strings.Join(members, " or ")+" "+me.Problem)
 	}
 	return out
 }

@@ -214,22 +214,18 @@ func (m *Main) ingestOnce(ctx context.Context, db *duckdb.DB, cfg *Config, o *in
 	return sum, err
 }
 
-// ingestConfig returns the configuration of an ingest run.
+// ingestConfig returns the configuration of an ingest run: the settings
+// of the configuration (ingestSettings) and the run's flags.
 func (cfg *Config) ingestConfig(o *ingestOptions, secret []byte, progress func(ingest.Summary)) ingest.Config {
-	return ingest.Config{
-		Format:         o.format,
-		KeyParams:      cfg.KeyParams,
-		KeyHeader:      cfg.KeyHeader,
-		RealtimeFields: cfg.RealtimeFields,
-		Secret:         secret,
-		Workers:        o.workers,
-		CommitInterval: o.commitEvery,
-		Progress:       progress,
-		APIGateway:     cfg.APIGateway.ingestConfig(),
-		FutureHorizon:  cfg.futureHorizon(),
-		Now:            o.now,
-		Reprocess:      o.reprocess,
-	}
+	c := cfg.ingestSettings()
+	c.Format = o.format
+	c.Secret = secret
+	c.Workers = o.workers
+	c.CommitInterval = o.commitEvery
+	c.Progress = progress
+	c.Now = o.now
+	c.Reprocess = o.reprocess
+	return c
 }
 
 // sources are the SOURCE arguments of keymeter ingest, by kind.

@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -494,6 +495,28 @@ func TestValidate(t *testing.T) {
 	}
 }
 
+// TestMappingErrors checks that each problem of a mapping comes as a
+// *MappingError naming its members, so that a caller can say them in its
+// own words (the config file's names) without rewriting the text.
+func TestMappingErrors(t *testing.T) {
+	err := Mapping{RequestID: []string{"rid"}, Status: []string{"Status", "Status"}}.Validate()
+	var got []string
+	for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
+		var me *MappingError
+		if !errors.As(e, &me) {
+			t.Fatalf("%T %v is not a *MappingError", e, e)
+		}
+		got = append(got, strings.Join(me.Members, "|")+": "+me.Problem)
+	}
+	want := []string{"RequestTimeEpoch|RequestTime: must name a key", `Status: lists key "Status" twice`}
+	if !slices.Equal(got, want) {
+		t.Errorf("problems %q, want %q", got, want)
+	}
+	if s := err.Error(); s != "apigateway mapping: RequestTimeEpoch or RequestTime must name a key\n"+`apigateway mapping: Status lists key "Status" twice` {
+		t.Errorf("%q", s)
+	}
+}
+
 // TestNumericFields reads status, responseLength and the latencies in
 // every form a template can render them (strings or numbers, "-" when
 // unset), and rejects the rest with the value and what is wrong with it.
@@ -591,6 +614,20 @@ func TestTimeFields(t *testing.T) {
 		ev, _ := mustParse(t, rec)
 		if got := time.UnixMicro(ev.Time).UTC().Format(time.RFC3339Nano); got != tt.want {
 			t.Errorf("%s: time %s, want %s", rec, got, tt.want)
+		}
+	}
+}
+
+func TestIsCLF(t *testing.T) {
+	for line, want := range map[string]bool{
+		`2001:db8::1 - - [06/Mar/2019:18:40:23 +0200] "GET /pets HTTP/1.1" 404 - id`: true,
+		`192.0.2.1 - - [06/Mar/2019:18:40:23 +0000]"GET /pets HTTP/1.1" 200 12 id`:   true,
+		`192.0.2.1 - - [yesterday] "GET /pets HTTP/1.1" 200 12 id`:                   false,
+		`192.0.2.1 - - [06/Mar/2019:18:40:23 +0000`:                                  false,
+		`{"requestId":"r"}`: false,
+	} {
+		if got := IsCLF([]byte(line)); got != want {
+			t.Errorf("IsCLF(%q) = %v", line, got)
 		}
 	}
 }

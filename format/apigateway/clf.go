@@ -73,6 +73,22 @@ func (p *Parser) parseCLF(rec []byte) error {
 	return nil
 }
 
+// IsCLF reports whether line looks like a record of AWS's CLF template:
+// a [requestTime] after its first fields. It recognises records; Parse
+// says whether the line is one.
+func IsCLF(line []byte) bool {
+	open := bytes.IndexByte(line, '[')
+	if open < 0 {
+		return false
+	}
+	end := bytes.IndexByte(line[open:], ']')
+	if end < 0 {
+		return false
+	}
+	_, ok := ParseCLFTime(line[open+1 : open+end])
+	return ok
+}
+
 // word returns the next space-separated word of b and what follows it;
 // runs of spaces separate like one.
 func word(b []byte) (w, rest []byte) {

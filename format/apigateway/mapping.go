@@ -150,30 +150,50 @@ func (m *Mapping) lists() (lists [numSlots][]string, names [numSlots]string) {
 	return lists, names
 }
 
-// Validate reports every problem with m at once: a template must yield a
-// request ID and a time, and keys must be usable.
+// MappingError is one problem with a Mapping.
+type MappingError struct {
+	// Members names the members the problem is about by their Go names
+	// ("Status"); two for a value that one of them must locate.
+	Members []string
+	// Problem says what is wrong, following the members' names ("has an
+	// empty key", "must name a key").
+	Problem string
+}
+
+// Error returns "apigateway mapping: " and the members, joined by "or",
+// and the problem.
+func (e *MappingError) Error() string {
+	return "apigateway mapping: " + strings.Join(e.Members, " or ") + " " + e.Problem
+}
+
+// Validate reports every problem with m at once, a *MappingError each
+// (joined with errors.Join): a template must yield a request ID and a
+// time, and keys must be usable.
 func (m Mapping) Validate() error {
 	lists, names := m.lists()
 	var errs []error
+	problem := func(p string, members ...string) {
+		errs = append(errs, &MappingError{Members: members, Problem: p})
+	}
 	if len(m.RequestID) == 0 && len(m.ExtendedRequestID) == 0 {
-		errs = append(errs, errors.New("apigateway mapping: RequestID or ExtendedRequestID must name a key"))
+		problem("must name a key", names[sRequestID], names[sExtendedRequestID])
 	}
 	if len(m.RequestTimeEpoch) == 0 && len(m.RequestTime) == 0 {
-		errs = append(errs, errors.New("apigateway mapping: RequestTimeEpoch or RequestTime must name a key"))
+		problem("must name a key", names[sRequestTimeEpoch], names[sRequestTime])
 	}
 	for s, keys := range lists {
 		if len(keys) > maxCandidates {
-			errs = append(errs, fmt.Errorf("apigateway mapping: %s lists %d keys, at most %d allowed", names[s], len(keys), maxCandidates))
+			problem(fmt.Sprintf("lists %d keys, at most %d allowed", len(keys), maxCandidates), names[s])
 		}
 		seen := make(map[string]bool, len(keys))
 		for _, k := range keys {
 			switch {
 			case k == "":
-				errs = append(errs, fmt.Errorf("apigateway mapping: %s has an empty key", names[s]))
+				problem("has an empty key", names[s])
 			case strings.HasPrefix(k, ".") || strings.HasSuffix(k, ".") || strings.Contains(k, ".."):
-				errs = append(errs, fmt.Errorf("apigateway mapping: %s key %q has an empty path element", names[s], k))
+				problem(fmt.Sprintf("key %q has an empty path element", k), names[s])
 			case seen[k]:
-				errs = append(errs, fmt.Errorf("apigateway mapping: %s lists key %q twice", names[s], k))
+				problem(fmt.Sprintf("lists key %q twice", k), names[s])
 			}
 			seen[k] = true
 		}

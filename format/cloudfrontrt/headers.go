@@ -2,6 +2,7 @@ package cloudfrontrt
 
 import (
 	"bytes"
+	"strings"
 
 	"github.com/keymeter/keymeter"
 	"github.com/keymeter/keymeter/format/cloudfront"
@@ -143,6 +144,40 @@ func AppendHeaderValue(dst, csHeaders []byte, name string) (_ []byte, found bool
 	dst = cloudfront.Unescape(dst, raw)
 	n := copy(dst[start:], trimOWS(dst[start:]))
 	return dst[:start+n], true
+}
+
+// AppendRecordHeaderValue is AppendHeaderValue for a whole record whose
+// layout is not known (a rejected one, whose fields may not be where the
+// configured field list puts them): it looks for header name in every
+// tab-separated field and appends the first whole, non-empty value it
+// finds. found is false, and dst is returned as it was, when there is
+// none.
+func AppendRecordHeaderValue(dst, record []byte, name string) (_ []byte, found bool) {
+	for rest := record; len(rest) > 0; {
+		field := rest
+		if i := bytes.IndexByte(rest, '\t'); i >= 0 {
+			field, rest = rest[:i], rest[i+1:]
+		} else {
+			rest = nil
+		}
+		if v, ok := AppendHeaderValue(dst, field, name); ok && len(v) > len(dst) {
+			return v, true
+		}
+	}
+	return dst, false
+}
+
+// IsHeaderName reports whether name can be an HTTP header name (an RFC
+// 9110 token), which a request header must be to be found in cs-headers:
+// printable ASCII without spaces, separators ("(),/:;<=>?@[\]{}) or
+// '%', which CloudFront's encoding of the list would make ambiguous.
+func IsHeaderName(name string) bool {
+	for _, c := range []byte(name) {
+		if c <= ' ' || c >= 127 || strings.IndexByte(`"(),/:;<=>?@[\]{}%`, c) >= 0 {
+			return false
+		}
+	}
+	return name != ""
 }
 
 // RawHeader returns the value of header name (matched case-insensitively)

@@ -184,6 +184,42 @@ func TestRedactRecord(t *testing.T) {
 	}
 }
 
+// TestRecordHeaderValue finds the key header in a record whose layout
+// is unknown: in any field, skipping an empty value or a cut one, and
+// not in a field that only looks like a list.
+func TestRecordHeaderValue(t *testing.T) {
+	tests := []struct {
+		name, record, want string
+		found              bool
+	}{
+		{"in cs-headers", "1759276800.1\t200\thost:a%0AX-Api-Key:k%2012%0A\thost%0AX-Api-Key%0A", "k 12", true},
+		{"first field", "x-api-key:k1%0A\tand too few fields", "k1", true},
+		{"empty, then whole", "x-api-key:%0A\tx-api-key:k2%0A", "k2", true},
+		{"cut short", "cut\tx-api-key:k3", "", false},
+		{"absent", "1759276800.1\t200\thost:a%0A", "", false},
+		{"another header's name", "x-api-key-id:k4%0A", "", false},
+	}
+	for _, tt := range tests {
+		got, found := AppendRecordHeaderValue([]byte("pre|"), []byte(tt.record), "x-api-key")
+		if found != tt.found || string(got) != "pre|"+tt.want {
+			t.Errorf("%s: %q, %v; want %q, %v", tt.name, got, found, "pre|"+tt.want, tt.found)
+		}
+	}
+}
+
+func TestIsHeaderName(t *testing.T) {
+	for _, name := range []string{"x-api-key", "X-Api-Key", "authorization", "x_key.v2~!#$&'*+^`|"} {
+		if !IsHeaderName(name) {
+			t.Errorf("%q refused", name)
+		}
+	}
+	for _, name := range []string{"", "x api key", "x-api-key:", "x%2Dkey", "x\tkey", "x\x7fkey", "clé", "a(b)", "a/b", "a=b", "a\"b"} {
+		if IsHeaderName(name) {
+			t.Errorf("%q accepted", name)
+		}
+	}
+}
+
 func TestHeaderHelpersDoNotAllocate(t *testing.T) {
 	hdr := []byte("host:h%0Acookie:a=b%0AX-Api-Key:k%2012%0Aaccept:*/*%0A")
 	buf := make([]byte, 0, 256)

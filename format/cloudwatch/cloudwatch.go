@@ -24,12 +24,13 @@
 //
 // The record to give the line parser is LogEvent.Message: the log line
 // exactly as the service wrote it, JSON-unescaped. LogEvent.ID is
-// CloudWatch's unique ID of the event, a second dedupe key next to the
-// request ID the line carries (Kinesis, Lambda and Firehose retry, so the
-// same event can arrive twice). LogEvent.Timestamp is CloudWatch's event
-// time, close to ingestion; it is not the request time, which comes from
-// the line itself. Envelope names the log group and stream, for
-// provenance and for telling apart APIs that log to different groups.
+// CloudWatch's unique ID of the event; ingest does not use it: export
+// lines do not carry it, and the request ID the line carries already
+// identifies an event delivered twice (Kinesis, Lambda and Firehose
+// retry). LogEvent.Timestamp is CloudWatch's event time, close to
+// ingestion; it is not the request time, which comes from the line
+// itself. Envelope names the log group and stream, for provenance and for
+// telling apart APIs that log to different groups.
 //
 // The package does no I/O of its own beyond reading the io.Reader it is
 // given, and keeps no per-event allocations: events alias the reader's
@@ -74,8 +75,8 @@ type Envelope struct {
 // buffers, and Envelope points into the Reader: all are valid until the
 // next call to Next.
 type LogEvent struct {
-	// ID is CloudWatch's unique ID of the event (a 56-digit string): a
-	// dedupe key across redeliveries.
+	// ID is CloudWatch's unique ID of the event (a 56-digit string),
+	// the same in every delivery of the event. Export lines lack it.
 	ID []byte
 	// Timestamp is CloudWatch's event time in Unix milliseconds. It is not
 	// the time of the request the message describes.

@@ -1,28 +1,31 @@
-package ingest
+package apigateway
 
 import (
 	"bytes"
 	"slices"
 	"strings"
-
-	"github.com/keymeter/keymeter"
-	"github.com/keymeter/keymeter/format/apigateway"
 )
 
-// apiKeyNames returns the JSON key names that can carry an API key in an
-// access log record: the configured and the default candidates for
-// Mapping.APIKey, each in full and as its last dotted element (a nested
-// {"identity":{"apiKey":...}} is found by its inner name).
-func apiKeyNames(a *APIGateway) [][]byte {
+// A record that cannot be parsed is kept as a reject, as it was logged,
+// and may still carry the API key itself ($context.identity.apiKey). Its
+// JSON is often broken (a quote in a user agent), so the key is found by
+// the members that can hold it, not by parsing.
+
+// KeyMemberNames returns the names of the JSON members that can carry
+// the raw API key in a record read with m (nil: DefaultMapping): m's
+// APIKey candidates, then DefaultMapping's, each in full and as its last
+// dotted element (a nested {"identity":{"apiKey":...}} is found by its
+// inner name). They are what RedactMembers looks for.
+func KeyMemberNames(m *Mapping) [][]byte {
 	var names [][]byte
 	add := func(n string) {
 		if n != "" && !slices.ContainsFunc(names, func(b []byte) bool { return string(b) == n }) {
 			names = append(names, []byte(n))
 		}
 	}
-	keys := apigateway.DefaultMapping().APIKey
-	if a.Mapping != nil {
-		keys = append(slices.Clip(a.Mapping.APIKey), keys...)
+	keys := DefaultMapping().APIKey
+	if m != nil {
+		keys = append(slices.Clip(m.APIKey), keys...)
 	}
 	for _, k := range keys {
 		add(k)
@@ -33,16 +36,17 @@ func apiKeyNames(a *APIGateway) [][]byte {
 	return names
 }
 
-// redactJSONKeys appends rec to dst with the value of every member named
-// one of names replaced by the fingerprint of that value. It does not
-// need rec to be valid JSON (rejected records often are not): it looks
-// for every quoted name followed by a colon, and takes the value to the
-// next quote for a quoted value, or to the next ',', '}' or blank
-// otherwise (to the end of the record when there is none). Values that
-// overlap (a quote inside a value can make a name seem to start inside
-// another's value) are hidden together. Empty values, "-" and null are
-// kept.
-func redactJSONKeys(dst, rec []byte, names [][]byte, fingerprint func([]byte) keymeter.KeyFingerprint) []byte {
+// RedactMembers appends rec to dst with the value of every member named
+// one of names replaced by what replace appends for that value (the
+// key's fingerprint), and returns the extended buffer. It does not need
+// rec to be valid JSON (rejected records often are not): it looks for
+// every quoted name followed by a colon, and takes the value to the next
+// quote for a quoted value, or to the next ',', '}' or blank otherwise
+// (to the end of the record when there is none). Values that overlap (a
+// quote inside a value can make a name seem to start inside another's
+// value) are replaced together. Empty values, "-" and null are kept.
+// It allocates, and is meant for rejects, which are rare.
+func RedactMembers(dst, rec []byte, names [][]byte, replace func(dst, value []byte) []byte) []byte {
 	type span struct{ start, end int }
 	var spans []span
 	for q := 0; q < len(rec); q++ {
@@ -89,7 +93,7 @@ func redactJSONKeys(dst, rec []byte, names [][]byte, fingerprint func([]byte) ke
 			s.end = max(s.end, spans[i].end)
 		}
 		dst = append(dst, rec[at:s.start]...)
-		dst = append(dst, fingerprint(rec[s.start:s.end]).Fingerprint...)
+		dst = replace(dst, rec[s.start:s.end])
 		at = s.end
 	}
 	return append(dst, rec[at:]...)
