@@ -130,6 +130,11 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 	if m.Getenv == nil {
 		m.Getenv = os.Getenv
 	}
+	return m.run(ctx, args)
+}
+
+// run runs the command line args.
+func (m *Main) run(ctx context.Context, args []string) error {
 	if len(args) == 0 {
 		fmt.Fprint(m.Stderr, usageText)
 		return &usageError{msg: "no command given"}
