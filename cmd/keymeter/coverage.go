@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/keymeter/keymeter"
 	"github.com/keymeter/keymeter/report"
@@ -31,7 +30,7 @@ func (m *Main) runCoverage(ctx context.Context, args []string) error {
 	}
 	var q keymeter.CoverageQuery
 	var err error
-	if q.From, q.To, err = service.Period(*from, *to, time.Now()); err != nil {
+	if q.From, q.To, err = service.Period(*from, *to, m.now()); err != nil {
 		return err
 	}
 	cfg, err := common.load(m.Getenv)

@@ -142,7 +142,7 @@ func (m *Main) runIngest(ctx context.Context, args []string) error {
 
 	var progress *progressLine
 	if !o.quiet && isTerminal(m.Stderr) {
-		progress = &progressLine{w: m.Stderr, now: time.Now, start: time.Now()}
+		progress = &progressLine{w: m.Stderr, now: m.now, start: m.now()}
 	}
 	rep, runErr := svc.Ingest(ctx, service.IngestRequest{
 		Config: cfg.ingestConfig(&o, progress.update), Files: src.files, S3: src.s3, S3Config: o.s3Config(), Force: o.force,
@@ -191,7 +191,7 @@ func (o *ingestOptions) s3Config() s3.Config {
 func (m *Main) ingestKinesis(ctx context.Context, svc *service.Service, cfg *Config, o *ingestOptions, url string) error {
 	var progress *progressLine
 	if !o.quiet && isTerminal(m.Stderr) {
-		progress = &progressLine{w: m.Stderr, now: time.Now, start: time.Now(), stream: true}
+		progress = &progressLine{w: m.Stderr, now: m.now, start: m.now(), stream: true}
 	}
 	sum, runErr := svc.IngestStream(ctx, service.StreamRequest{Config: cfg.ingestConfig(o, progress.update), URL: url,
 		Kinesis: kinesis.Config{Endpoint: o.endpoint, Region: o.region, Follow: o.follow}})
@@ -226,7 +226,7 @@ func (m *Main) writePoll(s *ingest.Summary, o *ingestOptions) error {
 	}
 	w := m.Stdout
 	fmt.Fprintf(w, "%s  %d new objects (%d read, %d skipped, %d failed): %d events stored, %d duplicates, %d rejected, %d unattributed (%d key header truncated)\n",
-		time.Now().UTC().Format(time.RFC3339), s.Objects, s.Read, len(s.Skipped), len(s.Failed), s.Events, s.Duplicates, s.Rejected,
+		m.now().UTC().Format(time.RFC3339), s.Objects, s.Read, len(s.Skipped), len(s.Failed), s.Events, s.Duplicates, s.Rejected,
 		s.UnattributedTotal(), s.Unattributed[keymeter.KeyTruncated])
 	for _, f := range s.Failed {
 		fmt.Fprintf(w, "  failed: %s: %s\n", f.URI, f.Reason)

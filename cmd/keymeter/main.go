@@ -54,8 +54,9 @@ type Main struct {
 	Stdout io.Writer
 	Stderr io.Writer
 	Getenv func(string) string
-	// Now is the clock billing reads (periods closing, finalizing);
-	// time.Now when nil.
+	// Now is the clock: what "this month" is, when billing periods
+	// close, finalizing, ingest's time of reading, followers' reports;
+	// time.Now when nil. Commands read it through now only.
 	Now func() time.Time
 }
 

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/keymeter/keymeter"
 	"github.com/keymeter/keymeter/report"
@@ -34,7 +33,7 @@ func (m *Main) runReconcile(ctx context.Context, args []string) error {
 	}
 	q := keymeter.ReconcileQuery{}
 	var err error
-	if q.From, q.To, err = service.Period(*from, *to, time.Now()); err != nil {
+	if q.From, q.To, err = service.Period(*from, *to, m.now()); err != nil {
 		return err
 	}
 	for _, name := range splitList(*by) {

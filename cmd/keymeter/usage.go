@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/keymeter/keymeter"
 	"github.com/keymeter/keymeter/report"
@@ -39,7 +38,7 @@ func (m *Main) runUsage(ctx context.Context, args []string) error {
 	}
 	q := keymeter.UsageQuery{Customer: *customer}
 	var err error
-	if q.From, q.To, err = service.Period(*from, *to, time.Now()); err != nil {
+	if q.From, q.To, err = service.Period(*from, *to, m.now()); err != nil {
 		return err
 	}
 	for _, name := range splitList(*by) {
