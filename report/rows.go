@@ -5,6 +5,7 @@ import (
 	"encoding/csv"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math/big"
@@ -188,12 +189,14 @@ func (rw *RowWriter) Finish() error {
 }
 
 // Abort prints what is buffered after the query failed with err, and
-// returns err.
+// returns err, joined with the error of printing, if any.
 func (rw *RowWriter) Abort(err error) error {
 	if rw.csv != nil {
 		rw.csv.Flush()
 	}
-	rw.w.Flush()
+	if ferr := rw.w.Flush(); ferr != nil && !errors.Is(err, ferr) {
+		return errors.Join(err, fmt.Errorf("write output: %w", ferr))
+	}
 	return err
 }
 

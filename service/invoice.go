@@ -69,7 +69,9 @@ func (s *Service) Invoices(ctx context.Context, b *Billing, req InvoiceRequest) 
 	}
 	out := &InvoiceSet{Documents: docs, Warnings: warnings}
 	if req.Customer == "" {
-		out.Unbilled = unbilled(ctx, st.Usage, setup, req.Month)
+		if out.Unbilled, err = unbilled(ctx, st.Usage, setup, req.Month); err != nil {
+			return nil, err
+		}
 	}
 	return out, nil
 }
@@ -140,20 +142,20 @@ func finalFor(finals []keymeter.FinalInvoice, month string) *keymeter.FinalInvoi
 
 // unbilled returns the customers that had events in the month (UTC) but
 // are on no plan.
-func unbilled(ctx context.Context, db UsageReader, s *billingSetup, month string) []Unbilled {
+func unbilled(ctx context.Context, db UsageReader, s *billingSetup, month string) ([]Unbilled, error) {
 	from, err := time.Parse("2006-01", month)
 	if err != nil {
-		return nil
+		return nil, keymeter.Errorf(keymeter.EINVALID, "--period %q: want a month such as 2025-10", month)
 	}
 	to := from.AddDate(0, 1, 0)
 	present, err := db.SourcesIn(ctx, from, to)
 	if err != nil {
-		return nil
+		return nil, err
 	}
 	rows, err := db.Usage(ctx, keymeter.UsageQuery{From: from, To: to, Sources: keymeter.DefaultSources(present),
 		By: []keymeter.Dimension{keymeter.DimCustomer, keymeter.DimSource}})
 	if err != nil {
-		return nil
+		return nil, err
 	}
 	var out []Unbilled
 	for _, r := range rows {
@@ -165,7 +167,7 @@ func unbilled(ctx context.Context, db UsageReader, s *billingSetup, month string
 			out = append(out, Unbilled{Customer: c.Value, Source: r.Group[1].Value, Requests: r.Requests})
 		}
 	}
-	return out
+	return out, nil
 }
 
 // FinalizeRequest asks to freeze the invoices of a billing period.

@@ -17,6 +17,7 @@ package service
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/keymeter/keymeter"
@@ -149,10 +150,14 @@ func (s *Service) open(ctx context.Context, access Access) (*Stores, error) {
 	return s.Open(ctx, access)
 }
 
-// done closes st. Use it deferred.
+// done closes st and joins the error of closing it to *err, so that an
+// operation that succeeded still fails when its store could not be
+// closed (a write-back, a checkpoint). Use it deferred.
 func done(st *Stores, err *error) {
 	if st == nil || st.Close == nil {
 		return
 	}
-	st.Close()
+	if cerr := st.Close(); cerr != nil {
+		*err = errors.Join(*err, fmt.Errorf("close store: %w", cerr))
+	}
 }

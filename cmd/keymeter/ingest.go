@@ -218,20 +218,20 @@ func (m *Main) ingestKinesis(ctx context.Context, svc *service.Service, cfg *Con
 }
 
 // writePoll reports what one listing of a follower ingested: a line for
-// people, or one JSON summary per line with --json.
+// people, or one JSON summary per line with --json. Its error (stdout
+// closed, a full disk) stops the follower.
 func (m *Main) writePoll(s *ingest.Summary, o *ingestOptions) error {
 	if o.asJSON {
-		json.NewEncoder(m.Stdout).Encode(newSummaryJSON(s, false))
-		return nil
+		return json.NewEncoder(m.Stdout).Encode(newSummaryJSON(s, false))
 	}
-	w := m.Stdout
+	w := &errWriter{w: m.Stdout}
 	fmt.Fprintf(w, "%s  %d new objects (%d read, %d skipped, %d failed): %d events stored, %d duplicates, %d rejected, %d unattributed (%d key header truncated)\n",
 		m.now().UTC().Format(time.RFC3339), s.Objects, s.Read, len(s.Skipped), len(s.Failed), s.Events, s.Duplicates, s.Rejected,
 		s.UnattributedTotal(), s.Unattributed[keymeter.KeyTruncated])
 	for _, f := range s.Failed {
 		fmt.Fprintf(w, "  failed: %s: %s\n", f.URI, f.Reason)
 	}
-	return nil
+	return w.err
 }
 
 // ingestConfig returns the configuration of an ingest run: the settings

@@ -126,11 +126,20 @@ Commands:
 Run "keymeter <command> -h" for a command's flags.
 `
 
-// Run runs the command line args (without the program name).
-func (m *Main) Run(ctx context.Context, args []string) error {
+// Run runs the command line args (without the program name). A command
+// whose output could not be written fails with the error of writing it.
+func (m *Main) Run(ctx context.Context, args []string) (err error) {
 	if m.Getenv == nil {
 		m.Getenv = os.Getenv
 	}
+	stdout := &errWriter{w: m.Stdout}
+	m.Stdout = stdout
+	defer func() {
+		m.Stdout = stdout.w
+		if err == nil && stdout.err != nil {
+			err = fmt.Errorf("write output: %w", stdout.err)
+		}
+	}()
 	return m.run(ctx, args)
 }
 
