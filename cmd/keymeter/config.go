@@ -2,11 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
-	"crypto/hmac"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -24,7 +19,7 @@ import (
 	"github.com/keymeter/keymeter"
 	"github.com/keymeter/keymeter/format/cloudfrontrt"
 	"github.com/keymeter/keymeter/ingest"
-	"github.com/keymeter/keymeter/store/duckdb"
+	"github.com/keymeter/keymeter/report"
 )
 
 // Config is keymeter's configuration. It is read in this package only:
@@ -326,11 +321,6 @@ func (cfg *Config) futureHorizon() time.Duration {
 	return d
 }
 
-// storePath is the DuckDB file in the data directory.
-func (cfg *Config) storePath() string {
-	return filepath.Join(cfg.Data, "keymeter.duckdb")
-}
-
 // secretPath is the fingerprint secret in the data directory.
 func (cfg *Config) secretPath() string {
 	return filepath.Join(cfg.Data, "secret")
@@ -355,42 +345,6 @@ func (cfg *Config) dedupeWindow() (time.Duration, error) {
 	return d, nil
 }
 
-// openStore opens the store, creating the data directory when writable.
-func (cfg *Config) openStore(ctx context.Context, readOnly bool) (*duckdb.DB, error) {
-	return cfg.openStoreWith(ctx, duckdb.Options{ReadOnly: readOnly, MemoryLimit: cfg.MemoryLimit})
-}
-
-// openStoreWith opens the store with opts (ReadOnly or Sandbox to read),
-// upgrading a store written by an older keymeter first.
-func (cfg *Config) openStoreWith(ctx context.Context, opts duckdb.Options) (*duckdb.DB, error) {
-	readOnly := opts.ReadOnly || opts.Sandbox
-	if readOnly {
-		if _, err := os.Stat(cfg.storePath()); errors.Is(err, fs.ErrNotExist) {
-			return nil, keymeter.Errorf(keymeter.ENOTFOUND, "no store in %s: run keymeter ingest first (or pass --data)", cfg.Data)
-		}
-	} else if err := os.MkdirAll(cfg.Data, 0o750); err != nil {
-		return nil, fmt.Errorf("create data directory: %w", err)
-	}
-	if opts.DedupeWindow == 0 {
-		opts.DedupeWindow, _ = cfg.dedupeWindow() // checked by Validate
-	}
-	db, err := duckdb.Open(ctx, cfg.storePath(), opts)
-	var up *duckdb.UpgradeError
-	if readOnly && errors.As(err, &up) {
-		// A store written by an older keymeter is upgraded by the first
-		// command that opens it, even one that only reads.
-		db, err = duckdb.Open(ctx, cfg.storePath(), duckdb.Options{MemoryLimit: opts.MemoryLimit})
-		if err != nil {
-			return nil, err
-		}
-		if err := db.Close(); err != nil {
-			return nil, fmt.Errorf("upgrade store: %w", err)
-		}
-		db, err = duckdb.Open(ctx, cfg.storePath(), opts)
-	}
-	return db, err
-}
-
 // parseQueryFlags parses the flags of a command that only reads the
 // store and checks its --format. It returns the positional arguments, of
 // which there must be none unless allowArgs.
@@ -402,51 +356,5 @@ func parseQueryFlags(fs *flag.FlagSet, format *string, args []string, allowArgs 
 	if len(pos) > 0 && !allowArgs {
 		return nil, &usageError{msg: fmt.Sprintf("%s: unexpected argument %q", strings.TrimPrefix(fs.Name(), "keymeter "), pos[0])}
 	}
-	return pos, checkFormat(*format)
-}
-
-// openReadOnly loads the configuration and opens the store read-only.
-func (m *Main) openReadOnly(ctx context.Context, common *commonFlags) (*duckdb.DB, error) {
-	cfg, err := common.load(m.Getenv)
-	if err != nil {
-		return nil, err
-	}
-	return cfg.openStore(ctx, true)
-}
-
-// secret returns the fingerprint secret, creating it on first use, and
-// makes sure the store was built with the same one.
-func (cfg *Config) secret(ctx context.Context, db *duckdb.DB) ([]byte, error) {
-	path := cfg.secretPath()
-	b, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		b = make([]byte, 32)
-		if _, err := rand.Read(b); err != nil {
-			return nil, fmt.Errorf("create secret: %w", err)
-		}
-		b = []byte(hex.EncodeToString(b) + "\n")
-		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-		if err != nil {
-			return nil, fmt.Errorf("create secret: %w", err)
-		}
-		if _, err := f.Write(b); err != nil {
-			f.Close()
-			return nil, fmt.Errorf("create secret: %w", err)
-		}
-		if err := f.Close(); err != nil {
-			return nil, fmt.Errorf("create secret: %w", err)
-		}
-	} else if err != nil {
-		return nil, fmt.Errorf("read secret: %w", err)
-	}
-	secret, err := hex.DecodeString(strings.TrimSpace(string(b)))
-	if err != nil || len(secret) < 16 {
-		return nil, keymeter.Errorf(keymeter.EINVALID, "the secret file %s is damaged: it must hold at least 32 hex digits", path)
-	}
-	mac := hmac.New(sha256.New, secret)
-	mac.Write([]byte("keymeter secret check"))
-	if err := db.CheckSecret(ctx, hex.EncodeToString(mac.Sum(nil))[:16]); err != nil {
-		return nil, err
-	}
-	return secret, nil
+	return pos, report.CheckFormat(*format)
 }

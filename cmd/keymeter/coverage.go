@@ -3,9 +3,10 @@ package main
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/keymeter/keymeter"
+	"github.com/keymeter/keymeter/report"
+	"github.com/keymeter/keymeter/service"
 )
 
 func (m *Main) runCoverage(ctx context.Context, args []string) error {
@@ -23,44 +24,27 @@ func (m *Main) runCoverage(ctx context.Context, args []string) error {
 	common.register(fs, false)
 	from := fs.String("from", "", "start of the period, inclusive: `DATE` (2025-10-01), month (2025-10) or RFC 3339 (default: this month)")
 	to := fs.String("to", "", "end of the period, exclusive, like --from (default: the end of --from's month)")
-	format := fs.String("format", formatTable, "output `format`: table, json or csv")
+	format := fs.String("format", report.FormatTable, "output `format`: table, json or csv")
 	if _, err := parseQueryFlags(fs, format, args, false); err != nil {
 		return err
 	}
 	var q keymeter.CoverageQuery
 	var err error
-	if q.From, q.To, err = period(*from, *to, time.Now()); err != nil {
+	if q.From, q.To, err = service.Period(*from, *to, m.now()); err != nil {
 		return err
 	}
-	db, err := m.openReadOnly(ctx, &common)
+	cfg, err := common.load(m.Getenv)
 	if err != nil {
 		return err
 	}
-	defer db.Close()
-	rows, err := db.Coverage(ctx, q)
+	rep, err := m.service(cfg).Coverage(ctx, q)
 	if err != nil {
 		return err
 	}
-	res := &result{cols: []string{"distribution", "day", "standard_requests", "with_realtime", "realtime_only",
-		"key_truncated", "key_recovered", "realtime_percent"}}
-	var all keymeter.CoverageRow
-	for i := range rows {
-		r := &rows[i]
-		pct := nullCell()
-		if bp, ok := r.RealtimeBasisPoints(); ok {
-			pct = numberCell(keymeter.FormatBasisPoints(bp))
-		}
-		res.rows = append(res.rows, []cell{optText(r.Distribution.Value, r.Distribution.Null), textCell(r.Day),
-			intCell(r.Standard), intCell(r.WithRealtime), intCell(r.RealtimeOnly), intCell(r.KeyTruncated), intCell(r.KeyRecovered), pct})
-		all.Standard += r.Standard
-		all.WithRealtime += r.WithRealtime
-		all.RealtimeOnly += r.RealtimeOnly
-		all.KeyTruncated += r.KeyTruncated
-		all.KeyRecovered += r.KeyRecovered
-	}
-	if err := res.write(m.Stdout, *format); err != nil || *format != formatTable {
+	if err := report.Coverage(rep).Write(m.Stdout, *format); err != nil || *format != report.FormatTable {
 		return err
 	}
+	all := rep.Total
 	pct := "no standard lines to compare with"
 	if bp, ok := all.RealtimeBasisPoints(); ok {
 		pct = keymeter.FormatBasisPoints(bp) + "% of them with a real-time record"

@@ -4,10 +4,10 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"slices"
 	"strings"
 
-	"github.com/keymeter/keymeter"
+	"github.com/keymeter/keymeter/report"
+	"github.com/keymeter/keymeter/service"
 )
 
 const customersUsage = `Usage:
@@ -51,65 +51,28 @@ func (m *Main) runCustomersSet(ctx context.Context, args []string) error {
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	s, err := m.loadBilling(&b)
+	cfg, bc, err := m.loadBilling(&b)
 	if err != nil {
 		return err
 	}
-	db, err := s.cfg.openStore(ctx, false)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	stored, err := db.ListCustomers(ctx)
-	if err != nil {
-		return err
-	}
-	name := pos[0]
-	cp := keymeter.CustomerPlan{Customer: name}
-	if i := slices.IndexFunc(stored, func(c keymeter.CustomerPlan) bool { return c.Customer == name }); i >= 0 {
-		cp = stored[i]
-	} else if a, ok := s.billing.Customer(name); ok {
-		cp = keymeter.CustomerPlan{Customer: name, Plan: a.Plan, Start: a.Start.String(), StripeCustomerID: a.StripeCustomerID}
-		if a.Location != nil && a.Location.String() != s.billing.Location.String() {
-			cp.TimeZone = a.Location.String()
-		}
-		if a.Periods != "" && a.Periods != s.billing.Periods {
-			cp.Periods = string(a.Periods)
-		}
-	}
+	change := service.CustomerChange{Customer: pos[0]}
 	for _, f := range []struct {
-		name     string
-		dst, val *string
+		name string
+		dst  **string
+		val  *string
 	}{
-		{"plan", &cp.Plan, plan}, {"start", &cp.Start, start}, {"stripe-id", &cp.StripeCustomerID, stripe},
-		{"time-zone", &cp.TimeZone, tz}, {"periods", &cp.Periods, periods},
+		{"plan", &change.Plan, plan}, {"start", &change.Start, start}, {"stripe-id", &change.StripeID, stripe},
+		{"time-zone", &change.TimeZone, tz}, {"periods", &change.Periods, periods},
 	} {
 		if set[f.name] {
-			*f.dst = strings.TrimSpace(*f.val)
+			*f.dst = f.val
 		}
 	}
-	var problems []string
-	if err := keymeter.CheckText("customer name", name); err != nil {
-		problems = append(problems, err.Error())
-	}
-	if cp.Plan == "" {
-		problems = append(problems, "--plan: a new customer needs a plan ("+planNames(s.billing)+")")
-	}
-	if cp.Start == "" {
-		problems = append(problems, "--start: a new customer needs a start date (YYYY-MM-DD)")
-	}
-	if len(problems) == 0 {
-		_, problems = s.assignment(cp)
-	}
-	if len(problems) > 0 {
-		return keymeter.Errorf(keymeter.EINVALID, "customers set %s:\n  %s", name, strings.Join(problems, "\n  "))
-	}
-	cp.UpdatedAt = m.now().UTC()
-	if err := db.SetCustomer(ctx, cp); err != nil {
+	a, err := m.service(cfg).SetCustomer(ctx, bc, change)
+	if err != nil {
 		return err
 	}
-	a, _ := s.assignment(cp)
-	fmt.Fprintf(m.Stdout, "%s: plan %s from %s (%s periods, %s)", name, a.Plan, a.Start, a.Periods, a.Location)
+	fmt.Fprintf(m.Stdout, "%s: plan %s from %s (%s periods, %s)", pos[0], a.Plan, a.Start, a.Periods, a.Location)
 	if a.StripeCustomerID != "" {
 		fmt.Fprintf(m.Stdout, ", Stripe customer %s", a.StripeCustomerID)
 	}
@@ -123,54 +86,19 @@ func (m *Main) runCustomersList(ctx context.Context, args []string) error {
 			"overrides it), and the customers that own keys but are on no plan.")
 	var b billingFlags
 	b.register(fs)
-	format := fs.String("format", formatTable, "output `format`: table, json or csv")
+	format := fs.String("format", report.FormatTable, "output `format`: table, json or csv")
 	if _, err := parseQueryFlags(fs, format, args, false); err != nil {
 		return err
 	}
-	s, err := m.loadBilling(&b)
+	cfg, bc, err := m.loadBilling(&b)
 	if err != nil {
 		return err
 	}
-	inConfig := map[string]bool{}
-	for _, a := range s.billing.Customers {
-		inConfig[a.Customer] = true
-	}
-	var owners []string
-	db, err := s.cfg.openStore(ctx, true)
-	switch {
-	case keymeter.ErrorCode(err) == keymeter.ENOTFOUND: // no store yet: the config's customers only
-	case err != nil:
+	list, err := m.service(cfg).ListCustomers(ctx, bc)
+	if err != nil {
 		return err
-	default:
-		defer db.Close()
-		if err := s.mergeCustomers(ctx, db); err != nil {
-			return err
-		}
-		keys, err := db.ListKeys(ctx)
-		if err != nil {
-			return err
-		}
-		for _, k := range keys {
-			if k.Customer != "" && !slices.Contains(owners, k.Customer) {
-				owners = append(owners, k.Customer)
-			}
-		}
 	}
-	res := &result{cols: []string{"customer", "plan", "start", "periods", "time_zone", "stripe_customer_id", "source"}}
-	for _, a := range s.billing.Customers {
-		source := s.source[a.Customer]
-		if source == "store" && inConfig[a.Customer] {
-			source = "store, overrides config"
-		}
-		res.rows = append(res.rows, []cell{textCell(a.Customer), textCell(a.Plan), textCell(a.Start.String()),
-			textCell(string(a.Periods)), textCell(a.Location.String()), optText(a.StripeCustomerID, a.StripeCustomerID == ""), textCell(source)})
-	}
-	for _, c := range owners {
-		if _, ok := s.billing.Customer(c); !ok {
-			res.rows = append(res.rows, []cell{textCell(c), nullCell(), nullCell(), nullCell(), nullCell(), nullCell(), textCell("keys only: on no plan")})
-		}
-	}
-	return res.write(m.Stdout, *format)
+	return report.Customers(list).Write(m.Stdout, *format)
 }
 
 func (m *Main) runCustomersRemove(ctx context.Context, args []string) error {
@@ -190,12 +118,7 @@ func (m *Main) runCustomersRemove(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	db, err := cfg.openStore(ctx, false)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	if err := db.RemoveCustomer(ctx, pos[0]); err != nil {
+	if err := m.service(cfg).RemoveCustomer(ctx, pos[0]); err != nil {
 		return err
 	}
 	fmt.Fprintf(m.Stdout, "%s: the store's plan assignment is removed\n", pos[0])

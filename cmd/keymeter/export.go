@@ -5,9 +5,8 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/keymeter/keymeter"
 	"github.com/keymeter/keymeter/billing"
-	"github.com/keymeter/keymeter/billing/invoice"
+	"github.com/keymeter/keymeter/service"
 )
 
 const exportUsage = `Usage:
@@ -51,53 +50,21 @@ func (m *Main) runExportStripe(ctx context.Context, args []string) error {
 	if *period == "" {
 		return &usageError{msg: "export stripe: --period is required (e.g. --period 2025-10)"}
 	}
-	s, err := m.loadBilling(&b)
+	cfg, bc, err := m.loadBilling(&b)
 	if err != nil {
 		return err
 	}
-	db, err := s.openStore(ctx, true)
+	exp, err := m.service(cfg).ExportStripe(ctx, bc, service.ExportRequest{Month: *period, Customer: *customer, CoverageThreshold: cfg.coverageThreshold()})
 	if err != nil {
 		return err
 	}
-	defer db.Close()
-	targets, err := s.billedFor(*period, *customer)
-	if err != nil {
-		return err
+	for _, c := range exp.Skipped {
+		fmt.Fprintf(m.Stderr, "keymeter: skipped %s: no Stripe customer ID (keymeter customers set %s --stripe-id cus_...)\n", c, c)
 	}
-	var withID []billed
-	for _, t := range targets {
-		if t.a.StripeCustomerID == "" {
-			fmt.Fprintf(m.Stderr, "keymeter: skipped %s: no Stripe customer ID (keymeter customers set %s --stripe-id cus_...)\n", t.a.Customer, t.a.Customer)
-			continue
-		}
-		withID = append(withID, t)
+	for _, w := range exp.Warnings {
+		fmt.Fprintf(m.Stderr, "keymeter: warning: %s\n", w)
 	}
-	docs, err := m.invoiceDocs(ctx, s, db, withID, s.cfg.coverageThreshold())
-	if err != nil {
-		return err
-	}
-	var events []billing.MeterEvent
-	for i, t := range withID {
-		d, err := invoice.Decode(docs[i])
-		if err != nil {
-			return err
-		}
-		used := map[string]keymeter.Int128{}
-		for _, l := range d.Lines {
-			if l.Kind == billing.LineUsage && l.RawQuantity != nil {
-				used[l.Meter] = *l.RawQuantity
-			}
-		}
-		for j := range t.plan.Prices {
-			mtr := &t.plan.Prices[j].Meter
-			e, err := billing.NewMeterEvent(t.a, mtr, d.Period, used[mtr.Name])
-			if err != nil {
-				return err
-			}
-			events = append(events, e)
-		}
-	}
-	out, err := billing.EncodeMeterEvents(events)
+	out, err := billing.EncodeMeterEvents(exp.Events)
 	if err != nil {
 		return fmt.Errorf("encode meter events: %w", err)
 	}

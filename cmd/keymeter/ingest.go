@@ -15,8 +15,9 @@ import (
 
 	"github.com/keymeter/keymeter"
 	"github.com/keymeter/keymeter/ingest"
-	"github.com/keymeter/keymeter/source/file"
-	"github.com/keymeter/keymeter/store/duckdb"
+	"github.com/keymeter/keymeter/service"
+	"github.com/keymeter/keymeter/source/kinesis"
+	"github.com/keymeter/keymeter/source/s3"
 )
 
 // ingestMemoryLimit caps the embedded database's memory during ingest,
@@ -35,7 +36,6 @@ type ingestOptions struct {
 	follow      bool
 	interval    time.Duration
 	commitEvery time.Duration
-	now         func() time.Time // the clock; nil for time.Now
 	reprocess   bool
 	force       bool
 }
@@ -72,7 +72,7 @@ func (m *Main) runIngest(ctx context.Context, args []string) error {
 			"customer's next invoice.")
 	var common commonFlags
 	common.register(fs, true)
-	o := ingestOptions{now: m.Now}
+	var o ingestOptions
 	fs.StringVar(&o.format, "format", "", "log `format` of the sources: "+strings.Join(ingest.FormatNames(), ", ")+" (default: detected per file or object; cloudfront-realtime for kinesis://)")
 	fs.BoolVar(&o.asJSON, "json", false, "print the summary as JSON")
 	fs.BoolVar(&o.strict, "strict", false, "exit with status 3 when any line was rejected")
@@ -131,47 +131,34 @@ func (m *Main) runIngest(ctx context.Context, args []string) error {
 	if m.Getenv("GOGC") == "" {
 		defer debug.SetGCPercent(debug.SetGCPercent(50))
 	}
+	svc := m.service(cfg)
 	switch {
 	case src.stream != "":
-		return m.ingestKinesis(ctx, cfg, &o, src.stream)
+		return m.ingestKinesis(ctx, svc, cfg, &o, src.stream)
 	case o.follow:
-		return m.followS3(ctx, cfg, &o, src.s3)
+		return svc.FollowS3(ctx, service.FollowRequest{Config: cfg.ingestConfig(&o, nil), S3: src.s3, S3Config: o.s3Config(),
+			Interval: o.interval, Polled: func(s *ingest.Summary) error { return m.writePoll(s, &o) }})
 	}
 
-	var inputs []ingest.Input
-	var failed []ingest.Failed
-	if len(src.s3) > 0 {
-		if inputs, err = m.listS3(ctx, &o, src.s3, nil); err != nil {
-			return err
-		}
+	var progress *progressLine
+	if !o.quiet && isTerminal(m.Stderr) {
+		progress = &progressLine{w: m.Stderr, now: m.now, start: m.now()}
 	}
-	files, argErrs := file.Expand(src.files)
-	for _, f := range files {
-		inputs = append(inputs, ingest.Input{Object: f.Object, Open: f.Open})
+	rep, runErr := svc.Ingest(ctx, service.IngestRequest{
+		Config: cfg.ingestConfig(&o, progress.update), Files: src.files, S3: src.s3, S3Config: o.s3Config(), Force: o.force,
+		Billing: func() (*service.Billing, error) { return cfg.loadBilling("", m.Getenv) },
+	})
+	progress.done()
+	if rep == nil {
+		return runErr
 	}
-	for _, e := range argErrs {
-		failed = append(failed, ingest.Failed{URI: e.(*file.ArgError).Arg, Reason: e.(*file.ArgError).Err.Error()})
+	for _, w := range rep.Warnings {
+		fmt.Fprintf(m.Stderr, "keymeter: %s\n", w)
 	}
-	db, err := cfg.openStore(ctx, false)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	var check func(context.Context, keymeter.Preparer, *ingest.Summary) error
-	if o.reprocess {
-		if check, err = m.reprocessCheck(ctx, db, &common, o.force); err != nil {
-			return err
-		}
-	}
-	sum, runErr := m.ingestOnce(ctx, db, cfg, &o, inputs, check)
+	sum := rep.Summary
 	if sum == nil {
 		return runErr
 	}
-	sum.Failed = append(sum.Failed, failed...)
-	sum.Objects += len(failed)
-	// Objects are read in parallel: list them in a stable order.
-	slices.SortStableFunc(sum.Skipped, func(a, b ingest.Skipped) int { return strings.Compare(a.URI, b.URI) })
-	slices.SortStableFunc(sum.Failed, func(a, b ingest.Failed) int { return strings.Compare(a.URI, b.URI) })
 	if o.asJSON {
 		err = writeSummaryJSON(m.Stdout, sum, false)
 	} else {
@@ -192,38 +179,70 @@ func (m *Main) runIngest(ctx context.Context, args []string) error {
 	return nil
 }
 
-// ingestOnce ingests inputs into db in one run.
-func (m *Main) ingestOnce(ctx context.Context, db *duckdb.DB, cfg *Config, o *ingestOptions, inputs []ingest.Input,
-	check func(context.Context, keymeter.Preparer, *ingest.Summary) error) (*ingest.Summary, error) {
-	secret, err := cfg.secret(ctx, db)
-	if err != nil {
-		return nil, err
-	}
+// s3Config returns how to reach the s3:// sources: path-style addressing
+// when an endpoint is given, as S3-compatible servers need.
+func (o *ingestOptions) s3Config() s3.Config {
+	return s3.Config{Endpoint: o.endpoint, Region: o.region, PathStyle: o.endpoint != ""}
+}
+
+// ingestKinesis reads a Kinesis stream of real-time logs from the
+// checkpoints in the store: until caught up, or with --follow until ctx
+// is done, committing what was read before it returns.
+func (m *Main) ingestKinesis(ctx context.Context, svc *service.Service, cfg *Config, o *ingestOptions, url string) error {
 	var progress *progressLine
-	if !o.quiet && !o.follow && isTerminal(m.Stderr) {
-		progress = &progressLine{w: m.Stderr, start: time.Now()}
+	if !o.quiet && isTerminal(m.Stderr) {
+		progress = &progressLine{w: m.Stderr, now: m.now, start: m.now(), stream: true}
 	}
-	ic := cfg.ingestConfig(o, secret, progress.update)
-	ic.Check = check
-	in, err := ingest.New(db, ic)
-	if err != nil {
-		return nil, err
-	}
-	sum, err := in.Run(ctx, inputs)
+	sum, runErr := svc.IngestStream(ctx, service.StreamRequest{Config: cfg.ingestConfig(o, progress.update), URL: url,
+		Kinesis: kinesis.Config{Endpoint: o.endpoint, Region: o.region, Follow: o.follow}})
 	progress.done()
-	return sum, err
+	if sum == nil {
+		return runErr
+	}
+	var err error
+	if o.asJSON {
+		err = writeSummaryJSON(m.Stdout, sum, true)
+	} else {
+		err = writeSummary(m.Stdout, sum, true)
+	}
+	if runErr != nil {
+		return runErr
+	}
+	if err != nil {
+		return err
+	}
+	if o.strict && sum.Rejected > 0 {
+		return keymeter.Errorf(keymeter.EPARTIAL, "%d records were rejected (--strict); see keymeter rejects", sum.Rejected)
+	}
+	return nil
+}
+
+// writePoll reports what one listing of a follower ingested: a line for
+// people, or one JSON summary per line with --json. Its error (stdout
+// closed, a full disk) stops the follower.
+func (m *Main) writePoll(s *ingest.Summary, o *ingestOptions) error {
+	if o.asJSON {
+		return json.NewEncoder(m.Stdout).Encode(newSummaryJSON(s, false))
+	}
+	w := &errWriter{w: m.Stdout}
+	fmt.Fprintf(w, "%s  %d new objects (%d read, %d skipped, %d failed): %d events stored, %d duplicates, %d rejected, %d unattributed (%d key header truncated)\n",
+		m.now().UTC().Format(time.RFC3339), s.Objects, s.Read, len(s.Skipped), len(s.Failed), s.Events, s.Duplicates, s.Rejected,
+		s.UnattributedTotal(), s.Unattributed[keymeter.KeyTruncated])
+	for _, f := range s.Failed {
+		fmt.Fprintf(w, "  failed: %s: %s\n", f.URI, f.Reason)
+	}
+	return w.err
 }
 
 // ingestConfig returns the configuration of an ingest run: the settings
-// of the configuration (ingestSettings) and the run's flags.
-func (cfg *Config) ingestConfig(o *ingestOptions, secret []byte, progress func(ingest.Summary)) ingest.Config {
+// of the configuration (ingestSettings) and the run's flags. The service
+// adds the secret.
+func (cfg *Config) ingestConfig(o *ingestOptions, progress func(ingest.Summary)) ingest.Config {
 	c := cfg.ingestSettings()
 	c.Format = o.format
-	c.Secret = secret
 	c.Workers = o.workers
 	c.CommitInterval = o.commitEvery
 	c.Progress = progress
-	c.Now = o.now
 	c.Reprocess = o.reprocess
 	return c
 }
@@ -382,6 +401,7 @@ func writeSummaryJSON(w io.Writer, s *ingest.Summary, stream bool) error {
 type progressLine struct {
 	mu     sync.Mutex
 	w      io.Writer
+	now    func() time.Time // the clock
 	start  time.Time
 	last   time.Time
 	shown  bool
@@ -398,7 +418,7 @@ func (p *progressLine) update(s ingest.Summary) {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	now := time.Now()
+	now := p.now()
 	if now.Sub(p.last) < 250*time.Millisecond {
 		return
 	}
@@ -416,7 +436,10 @@ func (p *progressLine) update(s ingest.Summary) {
 		p.shown = true
 		return
 	}
-	rate := float64(s.Lines) / now.Sub(p.start).Seconds()
+	var rate float64
+	if d := now.Sub(p.start); d > 0 {
+		rate = float64(s.Lines) / d.Seconds()
+	}
 	fmt.Fprintf(p.w, "\r%d/%d inputs, %d lines (%.0f lines/s), %d events stored, %d duplicates, %d rejected ",
 		s.Read+len(s.Skipped)+len(s.Failed), s.Objects, s.Lines, rate, s.Events, s.Duplicates, s.Rejected)
 	p.shown = true

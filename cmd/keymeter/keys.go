@@ -1,18 +1,16 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/csv"
-	"errors"
 	"fmt"
 	"io"
 	"os"
-	"slices"
 	"strings"
 	"time"
 
 	"github.com/keymeter/keymeter"
+	"github.com/keymeter/keymeter/report"
+	"github.com/keymeter/keymeter/service"
 )
 
 const keysUsage = `Usage:
@@ -67,7 +65,7 @@ func (m *Main) runKeysImport(ctx context.Context, args []string) error {
 	}
 	var from time.Time
 	if *fromFlag != "" {
-		if from, err = parseInstant(*fromFlag, "--from"); err != nil {
+		if from, err = service.ParseInstant(*fromFlag, "--from"); err != nil {
 			return err
 		}
 	}
@@ -85,228 +83,26 @@ func (m *Main) runKeysImport(ctx context.Context, args []string) error {
 		defer f.Close()
 		r, name = f, pos[0]
 	}
-	rows, trimmed, err := readKeyCSV(r, name)
+	kf, err := service.ReadKeyFile(r, name)
 	if err != nil {
 		return err
 	}
-	if len(trimmed) > 0 {
-		fmt.Fprintf(m.Stderr, "keymeter: %s: removed whitespace around values on %s (a key with it would never match)\n", name, lineList(trimmed))
+	if len(kf.Trimmed) > 0 {
+		fmt.Fprintf(m.Stderr, "keymeter: %s: removed whitespace around values on %s (a key with it would never match)\n", name, lineList(kf.Trimmed))
 	}
-	db, err := cfg.openStore(ctx, false)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	secret, err := cfg.secret(ctx, db)
-	if err != nil {
-		return err
-	}
-	fp := keymeter.NewFingerprinter(secret)
-	var assign []pendingAssignment
-	for _, row := range rows {
-		at, explicit := row.from, !row.from.IsZero()
-		if !explicit && !from.IsZero() {
-			at, explicit = from, true
-		}
-		add := func(k keymeter.KeyFingerprint, column string) {
-			assign = append(assign, pendingAssignment{KeyAssignment: keymeter.KeyAssignment{KeyFingerprint: k, Customer: row.customer, From: at},
-				explicit: explicit, line: row.line, column: column})
-		}
-		if row.key != "" {
-			add(fp.Fingerprint([]byte(row.key)), "api_key")
-		}
-		if row.keyID != "" {
-			add(keymeter.OriginIdentity(keymeter.IdentityAPIKeyID, []byte(row.keyID)), "api_key_id")
-		}
-		if row.identity != "" {
-			add(keymeter.OriginIdentity(keymeter.IdentityCaller, []byte(row.identity)), "identity")
-		}
-	}
-	plan, err := planAssignments(ctx, db, assign)
-	if err != nil {
-		return err
-	}
-	if len(plan.conflicts) > 0 && !*force {
-		return keymeter.Errorf(keymeter.ECONFLICT, "%s: nothing imported: %s", name, plan.describeConflicts(
-			"give a later from, or --force to bill the difference on the customers' next invoices"))
-	}
-	keys := make([]keymeter.KeyAssignment, len(assign))
-	for i, a := range assign {
-		keys[i] = a.KeyAssignment
-	}
-	res, err := db.ImportKeys(ctx, keys)
+	res, err := m.service(cfg).ImportKeys(ctx, kf, from, *force)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(m.Stdout, "imported %d keys: %d added, %d assigned, %d moved to another customer, %d unchanged\n",
-		len(assign), res.Added, res.Assigned, res.Moved, res.Unchanged)
-	for _, e := range plan.effective() {
+		res.Keys, res.Added, res.Assigned, res.Moved, res.Unchanged)
+	for _, e := range res.Effective {
 		fmt.Fprintf(m.Stdout, "  %s\n", e)
 	}
-	if len(plan.conflicts) > 0 {
-		fmt.Fprintf(m.Stderr, "keymeter: --force: imported; %s\n", plan.describeConflicts("the difference is billed on the customers' next invoices as late lines"))
+	for _, w := range res.Warnings {
+		fmt.Fprintf(m.Stderr, "keymeter: %s\n", w)
 	}
 	return nil
-}
-
-type keyRow struct {
-	customer string
-	key      string // api_key: a secret
-	keyID    string // api_key_id
-	identity string
-	from     time.Time // zero when the row has none
-	line     int
-}
-
-// keyColumns are the columns of a key file that name a key, in the
-// order of keyRow's members.
-var keyColumns = []string{"api_key", "api_key_id", "identity"}
-
-// readKeyCSV reads and checks a key file, reporting every problem at once.
-// Whitespace around values is removed, and the lines that had some are
-// returned. Problems name lines, never keys.
-func readKeyCSV(r io.Reader, name string) ([]keyRow, []int, error) {
-	data, err := io.ReadAll(r)
-	if err != nil {
-		return nil, nil, keymeter.Errorf(keymeter.EINVALID, "%s: %v", name, err)
-	}
-	lines := bytes.Split(data, []byte("\n"))
-	cr := csv.NewReader(bytes.NewReader(data))
-	cr.FieldsPerRecord = -1
-	cr.TrimLeadingSpace = true
-	// spaced reports whether field i of the record just read had
-	// whitespace around it (the reader drops leading spaces itself).
-	spaced := func(rec []string, i int) bool {
-		if strings.TrimSpace(rec[i]) != rec[i] {
-			return true
-		}
-		line, col := cr.FieldPos(i)
-		if line < 1 || line > len(lines) || col < 2 || col-2 >= len(lines[line-1]) {
-			return false
-		}
-		c := lines[line-1][col-2]
-		return c == ' ' || c == '\t'
-	}
-	header, err := cr.Read()
-	if errors.Is(err, io.EOF) {
-		return nil, nil, keymeter.Errorf(keymeter.EINVALID, "%s: empty file: want a header line customer,api_key (or api_key_id, identity)", name)
-	}
-	if err != nil {
-		return nil, nil, keymeter.Errorf(keymeter.EINVALID, "%s: %v", name, err)
-	}
-	col := map[string]int{}
-	var problems []string
-	for i, h := range header {
-		h = strings.ToLower(strings.TrimSpace(strings.TrimPrefix(h, "\ufeff")))
-		switch h {
-		case "customer", "api_key", "api_key_id", "identity", "from":
-			if _, dup := col[h]; dup {
-				problems = append(problems, fmt.Sprintf("line 1: column %q appears twice", h))
-			}
-			col[h] = i
-		default:
-			problems = append(problems, fmt.Sprintf("line 1: unknown column %q (want customer, api_key, api_key_id, identity or from)", h))
-		}
-	}
-	if _, ok := col["customer"]; !ok {
-		problems = append(problems, `line 1: missing column "customer"`)
-	}
-	if !slices.ContainsFunc(keyColumns, func(c string) bool { _, ok := col[c]; return ok }) {
-		problems = append(problems, `line 1: missing column "api_key" (or "api_key_id", "identity")`)
-	}
-	if len(problems) > 0 {
-		return nil, nil, keymeter.Errorf(keymeter.EINVALID, "%s:\n  %s", name, strings.Join(problems, "\n  "))
-	}
-	field := func(rec []string, c string) string {
-		if i, ok := col[c]; ok {
-			return strings.TrimSpace(rec[i])
-		}
-		return ""
-	}
-	var rows []keyRow
-	var trimmed []int
-	owners := map[string]map[string]keyRow{} // per key column: value to first row
-	for _, c := range keyColumns {
-		owners[c] = map[string]keyRow{}
-	}
-	for {
-		rec, err := cr.Read()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		line, _ := cr.FieldPos(0)
-		if err != nil {
-			var pe *csv.ParseError
-			if errors.As(err, &pe) {
-				problems = append(problems, fmt.Sprintf("line %d: %v", pe.Line, pe.Err))
-				continue
-			}
-			return nil, nil, keymeter.Errorf(keymeter.EINVALID, "%s: %v", name, err)
-		}
-		if len(rec) == 1 && strings.TrimSpace(rec[0]) == "" {
-			continue // blank line
-		}
-		if len(rec) != len(header) {
-			problems = append(problems, fmt.Sprintf("line %d: %d fields, the header has %d", line, len(rec), len(header)))
-			continue
-		}
-		for i := range rec {
-			if spaced(rec, i) {
-				trimmed = append(trimmed, line)
-				break
-			}
-		}
-		row := keyRow{customer: field(rec, "customer"), key: field(rec, "api_key"), keyID: field(rec, "api_key_id"),
-			identity: field(rec, "identity"), line: line}
-		if v := field(rec, "from"); v != "" {
-			t, err := parseInstant(v, "from")
-			if err != nil {
-				problems = append(problems, fmt.Sprintf("line %d: %v", line, err))
-				continue
-			}
-			row.from = t
-		}
-		values := []string{row.key, row.keyID, row.identity}
-		switch {
-		case row.customer == "":
-			problems = append(problems, fmt.Sprintf("line %d: empty customer", line))
-			continue
-		case keymeter.CheckText("customer name", row.customer) != nil:
-			problems = append(problems, fmt.Sprintf("line %d: %v", line, keymeter.CheckText("customer name", row.customer)))
-			continue
-		case row.key == "" && row.keyID == "" && row.identity == "":
-			problems = append(problems, fmt.Sprintf("line %d: no %s", line, strings.Join(presentKeyColumns(col), " or ")))
-			continue
-		}
-		ok := true
-		for i, c := range keyColumns {
-			v := values[i]
-			if v == "" {
-				continue
-			}
-			if prev, seen := owners[c][v]; seen && (prev.customer != row.customer || !prev.from.Equal(row.from)) {
-				problems = append(problems, fmt.Sprintf("line %d: the same %s as line %d, for another customer or from another time", line, c, prev.line))
-				ok = false
-			} else if !seen {
-				owners[c][v] = row
-			} else {
-				values[i] = "" // listed before for the same customer
-			}
-		}
-		if ok {
-			row.key, row.keyID, row.identity = values[0], values[1], values[2]
-			if row.key != "" || row.keyID != "" || row.identity != "" {
-				rows = append(rows, row)
-			}
-		}
-	}
-	if len(problems) > 0 {
-		return nil, nil, keymeter.Errorf(keymeter.EINVALID, "%s: nothing imported:\n  %s", name, strings.Join(problems, "\n  "))
-	}
-	if len(rows) == 0 {
-		return nil, nil, keymeter.Errorf(keymeter.EINVALID, "%s: no keys below the header", name)
-	}
-	return rows, trimmed, nil
 }
 
 // lineList writes line numbers for people: "line 3", "lines 2, 5 and 9",
@@ -326,17 +122,6 @@ func lineList(lines []int) string {
 	return "lines " + strings.Join(parts[:len(parts)-1], ", ") + " and " + parts[len(parts)-1]
 }
 
-// presentKeyColumns lists the key columns a header has.
-func presentKeyColumns(col map[string]int) []string {
-	var out []string
-	for _, c := range keyColumns {
-		if _, ok := col[c]; ok {
-			out = append(out, c)
-		}
-	}
-	return out
-}
-
 func (m *Main) runKeysList(ctx context.Context, args []string) error {
 	fs := m.newFlagSet("keys list", "[flags]",
 		"Lists the API keys keymeter knows: imported ones and ones seen in logs, by\n"+
@@ -346,41 +131,18 @@ func (m *Main) runKeysList(ctx context.Context, args []string) error {
 			"of request time it was theirs and the requests of that span (null: unbounded).")
 	var common commonFlags
 	common.register(fs, false)
-	format := fs.String("format", formatTable, "output `format`: table, json or csv")
+	format := fs.String("format", report.FormatTable, "output `format`: table, json or csv")
 	unassigned := fs.Bool("unassigned", false, "list only keys, or spans of time, that no customer owns")
 	if _, err := parseQueryFlags(fs, format, args, false); err != nil {
 		return err
 	}
-	db, err := m.openReadOnly(ctx, &common)
+	cfg, err := common.load(m.Getenv)
 	if err != nil {
 		return err
 	}
-	defer db.Close()
-	keys, err := db.ListKeys(ctx)
+	keys, err := m.service(cfg).ListKeys(ctx, *unassigned)
 	if err != nil {
 		return err
 	}
-	res := &result{cols: []string{"customer", "fingerprint", "hint", "requests", "last_seen", "from", "until"}}
-	stamp := func(t time.Time) cell {
-		if t.IsZero() {
-			return nullCell()
-		}
-		return textCell(t.Format(time.RFC3339Nano))
-	}
-	for _, k := range keys {
-		if *unassigned && k.Customer != "" {
-			continue
-		}
-		hint := nullCell()
-		if k.Hint != "" {
-			hint = textCell("…" + k.Hint)
-		}
-		last := nullCell()
-		if !k.LastSeen.IsZero() {
-			last = textCell(k.LastSeen.Format(time.RFC3339))
-		}
-		res.rows = append(res.rows, []cell{optText(k.Customer, k.Customer == ""), textCell(k.Fingerprint), hint, intCell(k.Requests), last,
-			stamp(k.From), stamp(k.Until)})
-	}
-	return res.write(m.Stdout, *format)
+	return report.Keys(keys).Write(m.Stdout, *format)
 }

@@ -54,8 +54,9 @@ type Main struct {
 	Stdout io.Writer
 	Stderr io.Writer
 	Getenv func(string) string
-	// Now is the clock billing reads (periods closing, finalizing);
-	// time.Now when nil.
+	// Now is the clock: what "this month" is, when billing periods
+	// close, finalizing, ingest's time of reading, followers' reports;
+	// time.Now when nil. Commands read it through now only.
 	Now func() time.Time
 }
 
@@ -125,11 +126,25 @@ Commands:
 Run "keymeter <command> -h" for a command's flags.
 `
 
-// Run runs the command line args (without the program name).
-func (m *Main) Run(ctx context.Context, args []string) error {
+// Run runs the command line args (without the program name). A command
+// whose output could not be written fails with the error of writing it.
+func (m *Main) Run(ctx context.Context, args []string) (err error) {
 	if m.Getenv == nil {
 		m.Getenv = os.Getenv
 	}
+	stdout := &errWriter{w: m.Stdout}
+	m.Stdout = stdout
+	defer func() {
+		m.Stdout = stdout.w
+		if err == nil && stdout.err != nil {
+			err = fmt.Errorf("write output: %w", stdout.err)
+		}
+	}()
+	return m.run(ctx, args)
+}
+
+// run runs the command line args.
+func (m *Main) run(ctx context.Context, args []string) error {
 	if len(args) == 0 {
 		fmt.Fprint(m.Stderr, usageText)
 		return &usageError{msg: "no command given"}

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/keymeter/keymeter/service"
 )
 
 // cli runs keymeter in-process with an empty environment (plus env) and
@@ -104,3 +106,6 @@ func TestConfigFile(t *testing.T) {
 		t.Errorf("missing explicit config: %+v", r)
 	}
 }
+
+// documentUsage returns what a document's usage lines counted, by meter.
+var documentUsage = service.DocumentUsage

@@ -3,9 +3,10 @@ package main
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/keymeter/keymeter"
+	"github.com/keymeter/keymeter/report"
+	"github.com/keymeter/keymeter/service"
 )
 
 func (m *Main) runReconcile(ctx context.Context, args []string) error {
@@ -26,13 +27,13 @@ func (m *Main) runReconcile(ctx context.Context, args []string) error {
 	threshold := fs.String("threshold", "0", "flag rows whose |unexplained| exceeds this many requests (`N`), or this percentage of the edge requests (N%)")
 	edge := fs.String("edge-source", "edge", "the edge `source`: edge (both CloudFront logs joined, each request once), cloudfront or cloudfront-realtime (one log alone)")
 	flaggedOnly := fs.Bool("flagged", false, "list only the flagged rows")
-	format := fs.String("format", formatTable, "output `format`: table, json or csv")
+	format := fs.String("format", report.FormatTable, "output `format`: table, json or csv")
 	if _, err := parseQueryFlags(fs, format, args, false); err != nil {
 		return err
 	}
 	q := keymeter.ReconcileQuery{}
 	var err error
-	if q.From, q.To, err = period(*from, *to, time.Now()); err != nil {
+	if q.From, q.To, err = service.Period(*from, *to, m.now()); err != nil {
 		return err
 	}
 	for _, name := range splitList(*by) {
@@ -54,41 +55,18 @@ func (m *Main) runReconcile(ctx context.Context, args []string) error {
 	default:
 		return keymeter.Errorf(keymeter.EINVALID, "--edge-source %q: want edge, cloudfront or cloudfront-realtime", *edge)
 	}
-	db, err := m.openReadOnly(ctx, &common)
+	cfg, err := common.load(m.Getenv)
 	if err != nil {
 		return err
 	}
-	defer db.Close()
-	rec, err := db.Reconcile(ctx, q)
+	rec, err := m.service(cfg).Reconcile(ctx, service.ReconcileRequest{Query: q, Threshold: th, FlaggedOnly: *flaggedOnly})
 	if err != nil {
 		return err
 	}
-	res := &result{}
-	for _, d := range q.By {
-		res.cols = append(res.cols, string(d))
-	}
-	res.cols = append(res.cols, "edge_requests", "edge_hits", "edge_errors", "origin_requests", "unexplained", "flagged")
-	flagged := 0
-	for i := range rec.Rows {
-		r := &rec.Rows[i]
-		exceeds := th.Exceeds(r)
-		if exceeds {
-			flagged++
-		} else if *flaggedOnly {
-			continue
-		}
-		var row []cell
-		for _, g := range r.Group {
-			row = append(row, optText(g.Value, g.Null))
-		}
-		row = append(row, intCell(r.EdgeRequests), intCell(r.EdgeHits), intCell(r.EdgeErrors), intCell(r.OriginRequests),
-			intCell(r.Unexplained()), cell{text: fmt.Sprint(exceeds), json: exceeds})
-		res.rows = append(res.rows, row)
-	}
-	if err := res.write(m.Stdout, *format); err != nil {
+	if err := report.Reconcile(rec).Write(m.Stdout, *format); err != nil {
 		return err
 	}
 	fmt.Fprintf(m.Stderr, "edge source %s, origin source %s: %d of %d rows flagged (|unexplained| > %s)\n",
-		rec.Edge, rec.Origin, flagged, len(rec.Rows), th)
+		rec.Edge, rec.Origin, rec.Flagged, rec.Total, rec.Threshold)
 	return nil
 }

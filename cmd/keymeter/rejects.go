@@ -2,9 +2,9 @@ package main
 
 import (
 	"context"
-	"time"
 
 	"github.com/keymeter/keymeter"
+	"github.com/keymeter/keymeter/report"
 )
 
 func (m *Main) runRejects(ctx context.Context, args []string) error {
@@ -14,27 +14,19 @@ func (m *Main) runRejects(ctx context.Context, args []string) error {
 			"16 KiB of a longer line).")
 	var common commonFlags
 	common.register(fs, false)
-	format := fs.String("format", formatTable, "output `format`: table, json or csv")
+	format := fs.String("format", report.FormatTable, "output `format`: table, json or csv")
 	limit := fs.Int("limit", 100, "show at most `N` rejects; 0 for all")
 	object := fs.String("file", "", "only rejects from this file (its absolute path)")
 	if _, err := parseQueryFlags(fs, format, args, false); err != nil {
 		return err
 	}
-	db, err := m.openReadOnly(ctx, &common)
+	cfg, err := common.load(m.Getenv)
 	if err != nil {
 		return err
 	}
-	defer db.Close()
-	rejects, err := db.Rejects(ctx, keymeter.RejectFilter{Object: *object, Limit: *limit})
+	rejects, err := m.service(cfg).Rejects(ctx, keymeter.RejectFilter{Object: *object, Limit: *limit})
 	if err != nil {
 		return err
 	}
-	res := &result{cols: []string{"file", "line", "field", "reason", "length", "text", "rejected_at"}}
-	for _, r := range rejects {
-		res.rows = append(res.rows, []cell{
-			textCell(r.Object), intCell(r.Line), optText(r.Field, r.Field == ""), textCell(r.Reason),
-			intCell(r.TextLen), textCell(r.Text), textCell(r.At.Format(time.RFC3339)),
-		})
-	}
-	return res.write(m.Stdout, *format)
+	return report.Rejects(rejects).Write(m.Stdout, *format)
 }

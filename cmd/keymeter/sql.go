@@ -6,7 +6,7 @@ import (
 	"io"
 	"strings"
 
-	"github.com/keymeter/keymeter/store/duckdb"
+	"github.com/keymeter/keymeter/report"
 )
 
 func (m *Main) runSQL(ctx context.Context, args []string) error {
@@ -21,7 +21,7 @@ func (m *Main) runSQL(ctx context.Context, args []string) error {
 			"QUERY - reads the query from standard input.")
 	var common commonFlags
 	common.register(fs, false)
-	format := fs.String("format", formatTable, "output `format`: table, json or csv")
+	format := fs.String("format", report.FormatTable, "output `format`: table, json or csv")
 	pos, err := parseQueryFlags(fs, format, args, true)
 	if err != nil {
 		return err
@@ -41,18 +41,9 @@ func (m *Main) runSQL(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	// The store opens sandboxed: DuckDB itself refuses to write, to read
-	// other files, to attach, load or reconfigure. (The lake's directory
-	// will go in AllowedDirs.)
-	db, err := cfg.openStoreWith(ctx, duckdb.Options{Sandbox: true, MemoryLimit: cfg.MemoryLimit})
-	if err != nil {
-		return err
+	rw := report.NewRowWriter(m.Stdout, *format)
+	if err := m.service(cfg).SQL(ctx, query, rw); err != nil {
+		return rw.Abort(err)
 	}
-	defer db.Close()
-	rw := newRowWriter(m.Stdout, *format)
-	if err := db.StreamSQL(ctx, query, rw); err != nil {
-		rw.flush()
-		return err
-	}
-	return rw.finish()
+	return rw.Finish()
 }

@@ -1,13 +1,8 @@
-package main
+package service
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -15,131 +10,36 @@ import (
 	"github.com/keymeter/keymeter"
 	"github.com/keymeter/keymeter/billing"
 	"github.com/keymeter/keymeter/billing/invoice"
-	"github.com/keymeter/keymeter/store/duckdb"
 )
 
-// envBilling names the billing config file.
-const envBilling = "KEYMETER_BILLING"
-
-// defaultGrace is how late events may arrive after a period ends before
-// its invoice may be finalized.
-const defaultGrace = 24 * time.Hour
-
-// billingDB is what the billing commands need from the store.
-type billingDB interface {
-	keymeter.BillingStore
-	keymeter.UsageQuerier
-	keymeter.KeyStore
-	keymeter.ProgressReader
-	keymeter.CoverageReporter
-}
-
-// billingFlags are the flags of every billing command.
-type billingFlags struct {
-	commonFlags
-	billing string
-}
-
-func (b *billingFlags) register(fs *flag.FlagSet) {
-	b.commonFlags.register(fs, false)
-	fs.StringVar(&b.billing, "billing", "", "billing config `file` (default $"+envBilling+", billing: in the config file, or DATA/billing.yaml)")
-}
-
-// billingSetup is the loaded configuration of a billing command.
+// billingSetup is the billing configuration of one operation: the
+// caller's, with the store's plan assignments merged in (mergeCustomers).
 type billingSetup struct {
-	cfg     *Config
 	billing *billing.Config
 	path    string            // the billing config file
 	source  map[string]string // where each customer's assignment comes from: "config" or "store"
 }
 
-// loadBilling loads keymeter's configuration and the billing config.
-// The billing config file is the --billing flag, else $KEYMETER_BILLING,
-// else billing: in keymeter's config file (relative to that file), else
-// DATA/billing.yaml. Every problem in it is reported at once, with line
-// numbers, as an EINVALID error.
-func (m *Main) loadBilling(b *billingFlags) (*billingSetup, error) {
-	cfg, err := b.load(m.Getenv)
-	if err != nil {
-		return nil, err
-	}
-	path, explicit := b.billing, b.billing != ""
-	if path == "" {
-		path, explicit = m.Getenv(envBilling), m.Getenv(envBilling) != ""
-	}
-	if path == "" && cfg.Billing != "" {
-		path, explicit = cfg.Billing, true
-		if !filepath.IsAbs(path) && cfg.path != "" {
-			path = filepath.Join(filepath.Dir(cfg.path), path)
-		}
-	}
-	if path == "" {
-		path = filepath.Join(cfg.Data, "billing.yaml")
-	}
-	data, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) && !explicit {
-		return nil, keymeter.Errorf(keymeter.ENOTFOUND, "no billing config: write %s (plans, meters and customers; see the README) or pass --billing FILE", path)
-	}
-	if err != nil {
-		return nil, keymeter.Errorf(keymeter.EINVALID, "billing config: %v", err)
-	}
-	bc, err := billing.ParseConfig(data)
-	if err != nil {
-		var ce *billing.ConfigError
-		if errors.As(err, &ce) {
-			lines := make([]string, len(ce.Problems))
-			for i, p := range ce.Problems {
-				lines[i] = p.String()
-			}
-			what := "a problem"
-			if len(lines) > 1 {
-				what = fmt.Sprintf("%d problems", len(lines))
-			}
-			return nil, keymeter.Errorf(keymeter.EINVALID, "billing config %s has %s; nothing was billed:\n  %s", path, what, strings.Join(lines, "\n  "))
-		}
-		return nil, err
-	}
-	s := &billingSetup{cfg: cfg, billing: bc, path: path, source: map[string]string{}}
-	for _, a := range bc.Customers {
+// newBillingSetup returns the setup of b, a copy: merging the store's
+// customers changes the copy only.
+func newBillingSetup(b *Billing) *billingSetup {
+	c := *b.Config
+	c.Customers = slices.Clone(c.Customers)
+	s := &billingSetup{billing: &c, path: b.Path, source: map[string]string{}}
+	for _, a := range c.Customers {
 		s.source[a.Customer] = "config"
 	}
-	return s, nil
+	return s
 }
 
-// grace returns the allowed lateness of events: billing_grace, 24h by
-// default.
-func (cfg *Config) grace() time.Duration {
-	if d, err := time.ParseDuration(cfg.BillingGrace); err == nil && cfg.BillingGrace != "" {
-		return d
-	}
-	return defaultGrace
-}
-
-// coverageThreshold returns the coverage threshold in basis points: the
-// flag's value when given, else the config's.
-func (s *billingSetup) coverageThreshold(flag string) (int64, error) {
-	if flag == "" {
-		return s.cfg.coverageThreshold(), nil
-	}
-	bp, err := keymeter.ParsePercent(flag)
-	if err != nil {
-		return 0, keymeter.Errorf(keymeter.EINVALID, "--coverage-threshold %v", err)
-	}
-	return bp, nil
-}
-
-// openStore opens the store and merges its customers into the billing
-// config's (mergeCustomers), for the commands that rate usage.
-func (s *billingSetup) openStore(ctx context.Context, readOnly bool) (*duckdb.DB, error) {
-	db, err := s.cfg.openStore(ctx, readOnly)
-	if err != nil {
+// setup returns the setup of b with the store's customers merged in,
+// for the operations that rate usage.
+func (s *Service) setup(ctx context.Context, b *Billing, st *Stores) (*billingSetup, error) {
+	setup := newBillingSetup(b)
+	if err := setup.mergeCustomers(ctx, st.Customers); err != nil {
 		return nil, err
 	}
-	if err := s.mergeCustomers(ctx, db); err != nil {
-		db.Close()
-		return nil, err
-	}
-	return db, nil
+	return setup, nil
 }
 
 // mergeCustomers adds the store's plan assignments to the billing

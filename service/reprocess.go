@@ -1,7 +1,8 @@
-package main
+package service
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -10,7 +11,6 @@ import (
 	"github.com/keymeter/keymeter/billing"
 	"github.com/keymeter/keymeter/billing/invoice"
 	"github.com/keymeter/keymeter/ingest"
-	"github.com/keymeter/keymeter/store/duckdb"
 )
 
 // keymeter ingest --reprocess replaces what earlier reads of its inputs
@@ -27,10 +27,12 @@ type finalCheck struct {
 }
 
 // reprocessCheck returns the check of a reprocessing run, nil when no
-// invoice is final. common names the billing config, which is needed for
-// invoices finalized before keymeter kept their plans.
-func (m *Main) reprocessCheck(ctx context.Context, db *duckdb.DB, common *commonFlags, force bool) (func(context.Context, keymeter.Preparer, *ingest.Summary) error, error) {
-	finals, err := db.Invoices(ctx, keymeter.InvoiceFilter{})
+// invoice is final. loadBilling loads the billing config, which is
+// needed for invoices finalized before keymeter kept their plans. A
+// forced run's check adds what it changed to warnings.
+func reprocessCheck(ctx context.Context, st *Stores, loadBilling func() (*Billing, error), force bool, warnings *[]string) (func(context.Context, keymeter.Preparer, *ingest.Summary) error, error) {
+	db := st.Meters
+	finals, err := st.Invoices.Invoices(ctx, keymeter.InvoiceFilter{})
 	if err != nil || len(finals) == 0 {
 		return nil, err
 	}
@@ -42,9 +44,16 @@ func (m *Main) reprocessCheck(ctx context.Context, db *duckdb.DB, common *common
 			return nil, fmt.Errorf("invoice %s: %w", f.Number, err)
 		}
 		if f.PlanSnapshot == nil && setup == nil {
-			if setup, err = m.loadBilling(&billingFlags{commonFlags: *common}); err != nil {
+			var b *Billing
+			if loadBilling == nil {
+				err = errors.New("none was given")
+			} else {
+				b, err = loadBilling()
+			}
+			if err != nil {
 				return nil, fmt.Errorf("invoice %s was finalized without a plan snapshot, so checking what reprocessing changes needs the billing config: %w", f.Number, err)
 			}
+			setup = newBillingSetup(b)
 		}
 		var plan *billing.Plan
 		if setup != nil {
@@ -86,8 +95,8 @@ func (m *Main) reprocessCheck(ctx context.Context, db *duckdb.DB, common *common
 			return keymeter.Errorf(keymeter.ECONFLICT, "reprocessing would change finalized invoices; nothing was replaced (--force replaces, and bills the difference on the customers' next invoices):\n  %s",
 				strings.Join(changed, "\n  "))
 		}
-		fmt.Fprintf(m.Stderr, "keymeter: --force: reprocessing changed finalized invoices; the difference is billed on the customers' next invoices:\n  %s\n",
-			strings.Join(changed, "\n  "))
+		*warnings = append(*warnings, fmt.Sprintf("--force: reprocessing changed finalized invoices; the difference is billed on the customers' next invoices:\n  %s",
+			strings.Join(changed, "\n  ")))
 		return nil
 	}, nil
 }

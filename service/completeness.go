@@ -1,4 +1,4 @@
-package main
+package service
 
 import (
 	"context"
@@ -24,6 +24,13 @@ type completenessDB interface {
 	keymeter.MeterTotaler
 }
 
+// completeness reads a store's usage and meters for the completeness
+// checks.
+type completeness struct {
+	UsageReader
+	keymeter.MeterTotaler
+}
+
 // watermarks returns the watermark of each source over [from, to).
 func watermarks(ctx context.Context, db keymeter.ProgressReader, sources []keymeter.Source, from, to time.Time, settle keymeter.Settle) (map[keymeter.Source]keymeter.Watermark, error) {
 	progress, err := db.Progress(ctx)
@@ -37,9 +44,10 @@ func watermarks(ctx context.Context, db keymeter.ProgressReader, sources []keyme
 	return out, nil
 }
 
-// describeWatermark says up to when a source is complete and why: its
-// distributions' watermarks, the earliest first.
-func describeWatermark(w keymeter.Watermark, settle keymeter.Settle) string {
+// DescribeWatermark says up to when a source is complete and why: its
+// distributions' watermarks, the earliest first (the first three, and
+// how many more).
+func DescribeWatermark(w keymeter.Watermark, settle keymeter.Settle) string {
 	if !w.Known {
 		return w.Source.String() + ": no events yet"
 	}
@@ -288,7 +296,7 @@ func incomplete(progress []keymeter.SourceProgress, t billed, settle keymeter.Se
 		seen[src] = true
 		w := keymeter.WatermarkOf(progress, src, t.period.ActiveStart, t.period.End, settle)
 		if w.Known && w.Provisional(t.period.End) {
-			problems = append(problems, describeWatermark(w, settle))
+			problems = append(problems, DescribeWatermark(w, settle))
 		}
 	}
 	if len(problems) == 0 {
