@@ -58,7 +58,7 @@ func (cfg *Config) open(ctx context.Context, access service.Access) (*service.St
 		return nil, err
 	}
 	return &service.Stores{
-		Ingest: db, Secrets: db, Usage: db, Meters: db, Coverage: db, Reconciler: db,
+		Ingest: db, Secrets: db, Usage: db, Meters: db, Queries: db, Coverage: db, Reconciler: db,
 		Keys: db, Customers: db, Invoices: db, Rejects: db, SQL: db,
 		Close: db.Close,
 	}, nil
