@@ -30,6 +30,10 @@ var (
 	_ keymeter.InvoiceStore     = (*duckdb.DB)(nil)
 	_ keymeter.RejectLister     = (*duckdb.DB)(nil)
 	_ keymeter.SQLQuerier       = (*duckdb.DB)(nil)
+	_ keymeter.QueryTexter      = (*duckdb.DB)(nil)
+	_ keymeter.ProgressReader   = (*duckdb.DB)(nil)
+	_ keymeter.CheckpointReader = (*duckdb.DB)(nil)
+	_ keymeter.BillingStore     = (*duckdb.DB)(nil)
 )
 
 // service returns the application's operations over the store of cfg,
