@@ -40,31 +40,12 @@ type CustomerStore interface {
 	ListCustomers(ctx context.Context) ([]CustomerPlan, error)
 }
 
-// Meter measures.
-const (
-	MeasureRequests      = "requests"       // one per request
-	MeasureBytesSent     = "bytes_sent"     // the sum of sc-bytes
-	MeasureBytesReceived = "bytes_received" // the sum of cs-bytes
-)
-
-// MeterSpec is one meter to total.
+// MeterSpec is one meter to total: Measure summed over the events Filter
+// selects.
 type MeterSpec struct {
-	Name string
-	// Measure is MeasureRequests, MeasureBytesSent or MeasureBytesReceived.
-	Measure string
-	// Where selects the requests the meter counts: a boolean SQL
-	// expression over the columns of the events view (source, time,
-	// customer, api_key, path, method, status, edge_result,
-	// edge_location, bytes_sent, bytes_received, loaded_at) with "?"
-	// placeholders for Args, as billing.MeterFilter.SQLWhere writes it.
-	// Every backend offers the events view with these columns.
-	Where string
-	Args  []any
-	// Source is the source the meter counts, which Where selects too:
-	// SourceEdge makes the store count the edge join's events (its view
-	// edge_events, with the events view's columns and source 'edge')
-	// besides the logs' own.
-	Source Source
+	Name    string
+	Measure Measure
+	Filter  EventFilter
 }
 
 // MeterQuery asks for the totals of meters per customer over the
@@ -97,13 +78,36 @@ type MeterTotal struct {
 type MeterTotaler interface {
 	// MeterTotals returns one row per customer and meter with at least
 	// one event, ordered by customer, then meter in the order of
-	// q.Meters. It returns an EINVALID error for an empty period, an
-	// unknown measure or a meter filter the store cannot run.
+	// q.Meters. It returns an EINVALID error for an empty period or an
+	// unknown measure.
 	MeterTotals(ctx context.Context, q MeterQuery) ([]MeterTotal, error)
 	// LoadWatermark returns the time of the newest change the store
 	// knows of (a load, a retraction, a key assignment), or the zero time
 	// when there is none: a MeterQuery as of it counts everything known.
 	LoadWatermark(ctx context.Context) (time.Time, error)
+}
+
+// ReproduceQuery asks for the text of a query that reproduces what
+// MeterTotals counted for one meter and customer over [From, To) as
+// known at AsOf (zero: now). When Since is not zero, the query gives the
+// change from what was known at Since to what was known at AsOf (the
+// late usage of a period), which may be negative.
+type ReproduceQuery struct {
+	Meter    MeterSpec
+	Customer string
+	From, To time.Time
+	AsOf     time.Time
+	Since    time.Time
+}
+
+// QueryTexter is an optional ability of a store: the text of a query, in
+// the store's own language, that a person runs against the store
+// (keymeter sql) to reproduce a meter's total, with every value written
+// in. Invoices show it beside each line.
+type QueryTexter interface {
+	// QueryText returns the query's text, with columns events and
+	// quantity. It returns an EINVALID error for an unknown measure.
+	QueryText(q ReproduceQuery) (string, error)
 }
 
 // FinalInvoice is a finalized invoice: frozen, never computed again.

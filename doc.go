@@ -3,7 +3,8 @@
 // produces.
 //
 // This package holds plain domain types (Event, Batch, Key, Object,
-// UsageQuery, ...), the error type every layer speaks, and the small
+// UsageQuery, the typed EventFilter and Measure a meter totals, ...),
+// the error type every layer speaks, and the small
 // interfaces the other packages implement. It imports only the standard
 // library; SQL, AWS and HTTP live in the packages that implement it:
 //

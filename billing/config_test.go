@@ -43,7 +43,7 @@ func TestExampleConfig(t *testing.T) {
 	}
 	f := m.Filter
 	if f.Source != keymeter.SourceEdge || len(f.Include.Path) != 2 || len(f.Include.Method) != 5 ||
-		len(f.Exclude.Status) != 1 || f.Exclude.Status[0] != (StatusRange{500, 599}) ||
+		len(f.Exclude.Status) != 1 || f.Exclude.Status[0] != (StatusRange{Min: 500, Max: 599}) ||
 		strings.Join(f.Exclude.EdgeResult, ",") != "Error,LimitExceeded" || m.StripeEventName != "api_requests" {
 		t.Errorf("api_requests filter %+v", f)
 	}

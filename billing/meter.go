@@ -8,17 +8,14 @@ import (
 )
 
 // Measure is what a meter counts.
-type Measure string
+type Measure = keymeter.Measure
 
 // Measures.
 const (
-	MeasureRequests      Measure = "requests"       // one per logged request
-	MeasureBytesSent     Measure = "bytes_sent"     // sc-bytes: response bytes, headers included
-	MeasureBytesReceived Measure = "bytes_received" // cs-bytes: request bytes, headers included
+	MeasureRequests      = keymeter.MeasureRequests      // one per logged request
+	MeasureBytesSent     = keymeter.MeasureBytesSent     // sc-bytes: response bytes, headers included
+	MeasureBytesReceived = keymeter.MeasureBytesReceived // cs-bytes: request bytes, headers included
 )
-
-// IsBytes reports whether m counts bytes.
-func (m Measure) IsBytes() bool { return m == MeasureBytesSent || m == MeasureBytesReceived }
 
 // Unit is the unit a meter's quantity is priced in. Requests are priced
 // per request. Bytes are priced per byte or per a named multiple whose
@@ -89,28 +86,7 @@ func exactDiv(raw keymeter.Int128, div int64) Decimal {
 	return decimalOf(c, int32(s)).Reduce()
 }
 
-// Raw returns the raw value the meter sums per request: 1 for requests,
-// the byte count for bytes. Callers that count in Go (rather than SQL)
-// add it up for every request the filter matches.
-func (m *Meter) Raw(e *EventFields) int64 {
-	switch m.Measure {
-	case MeasureBytesSent:
-		return max(e.BytesSent, 0)
-	case MeasureBytesReceived:
-		return max(e.BytesReceived, 0)
-	}
-	return 1
-}
-
-// SQLSum returns the SQL aggregate of the meter's raw quantity over the
-// view described at MeterFilter.SQLWhere: count(*) for requests,
-// coalesce(sum(bytes_sent), 0) for bytes.
-func (m *Meter) SQLSum() string {
-	switch m.Measure {
-	case MeasureBytesSent:
-		return "coalesce(sum(bytes_sent), 0)"
-	case MeasureBytesReceived:
-		return "coalesce(sum(bytes_received), 0)"
-	}
-	return "count(*)"
+// Spec returns what a store totals for the meter.
+func (m *Meter) Spec() keymeter.MeterSpec {
+	return keymeter.MeterSpec{Name: m.Name, Measure: m.Measure, Filter: m.Filter.Events()}
 }

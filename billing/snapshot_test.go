@@ -2,8 +2,8 @@ package billing
 
 import (
 	"bytes"
-	"fmt"
 	"os"
+	"reflect"
 	"testing"
 	"time"
 
@@ -62,10 +62,9 @@ func checkSnapshots(t *testing.T, file string) {
 			}
 		}
 		for j := range p.Prices {
-			w1, a1 := p.Prices[j].Meter.Filter.SQLWhere()
-			w2, a2 := q.Prices[j].Meter.Filter.SQLWhere()
-			if w1 != w2 || fmt.Sprint(a1) != fmt.Sprint(a2) || p.Prices[j].Meter.Unit != q.Prices[j].Meter.Unit {
-				t.Errorf("%s: meter %s counts %s %v in the snapshot, %s %v in the plan", p.Name, p.Prices[j].Meter.Name, w2, a2, w1, a1)
+			s1, s2 := p.Prices[j].Meter.Spec(), q.Prices[j].Meter.Spec()
+			if !reflect.DeepEqual(s1, s2) || p.Prices[j].Meter.Unit != q.Prices[j].Meter.Unit {
+				t.Errorf("%s: meter %s counts %+v in the snapshot, %+v in the plan", p.Name, p.Prices[j].Meter.Name, s2, s1)
 			}
 		}
 	}

@@ -165,9 +165,7 @@ func (s *billingSetup) billedFor(month, only string) ([]billed, error) {
 func meterSpecs(plan *billing.Plan) []keymeter.MeterSpec {
 	specs := make([]keymeter.MeterSpec, 0, len(plan.Prices))
 	for i := range plan.Prices {
-		m := &plan.Prices[i].Meter
-		where, args := m.Filter.SQLWhere()
-		specs = append(specs, keymeter.MeterSpec{Name: m.Name, Measure: string(m.Measure), Where: where, Args: args, Source: m.Source})
+		specs = append(specs, plan.Prices[i].Meter.Spec())
 	}
 	return specs
 }
@@ -177,19 +175,10 @@ func meterSpecs(plan *billing.Plan) []keymeter.MeterSpec {
 // event when the plan meters nothing.
 func allEvents(plan *billing.Plan) keymeter.MeterSpec {
 	spec := keymeter.MeterSpec{Name: "all", Measure: keymeter.MeasureRequests}
-	var names []string
 	for i := range plan.Prices {
-		src := plan.Prices[i].Meter.Source
-		if !slices.Contains(names, src.String()) {
-			names = append(names, src.String())
-			spec.Args = append(spec.Args, src.String())
+		if src := plan.Prices[i].Meter.Source; !slices.Contains(spec.Filter.Sources, src) {
+			spec.Filter.Sources = append(spec.Filter.Sources, src)
 		}
-		if src == keymeter.SourceEdge {
-			spec.Source = src
-		}
-	}
-	if len(names) > 0 {
-		spec.Where = "source IN (" + strings.TrimSuffix(strings.Repeat("?, ", len(names)), ", ") + ")"
 	}
 	return spec
 }

@@ -146,9 +146,9 @@ func (c coverageSum) shortfall(q keymeter.Int128) (keymeter.Int128, bool) {
 	return v, err == nil
 }
 
-// realtimeKeyed is the SQL condition of edge events attributed by their
+// realtimeKeyed selects the edge events attributed by their
 // real-time record: those a sampled real-time log attributes less often.
-const realtimeKeyed = "key_source = 'cloudfront-realtime'"
+var realtimeKeyed = []keymeter.Source{keymeter.SourceCloudFrontRealtime}
 
 // coverageWarnings says, for the sources shown by usage, what a real-time
 // log below the coverage threshold leaves out: the real-time log's own
@@ -185,7 +185,8 @@ func coverageWarnings(ctx context.Context, db completenessDB, q keymeter.UsageQu
 	}
 	if slices.Contains(sources, keymeter.SourceEdge) {
 		totals, err := db.MeterTotals(ctx, keymeter.MeterQuery{From: q.From, To: q.To, Customer: q.Customer, Meters: []keymeter.MeterSpec{{
-			Name: "keyed", Measure: keymeter.MeasureRequests, Where: "source = 'edge' AND " + realtimeKeyed, Source: keymeter.SourceEdge}}})
+			Name: "keyed", Measure: keymeter.MeasureRequests, Filter: keymeter.EventFilter{
+				Sources: []keymeter.Source{keymeter.SourceEdge}, Include: keymeter.EventMatch{KeySource: realtimeKeyed}}}}})
 		if err != nil {
 			return nil, err
 		}
@@ -234,9 +235,10 @@ func (s *billingSetup) meterWarnings(ctx context.Context, db completenessDB, t b
 		base := usage[m.Name].RawQuantity
 		what := "the real-time records it counts"
 		if m.Source == keymeter.SourceEdge {
-			where, args := m.Filter.SQLWhere()
+			spec := m.Spec()
+			spec.Filter.Include.KeySource = realtimeKeyed
 			rows, err := db.MeterTotals(ctx, keymeter.MeterQuery{From: t.period.ActiveStart, To: t.period.End, AsOf: cutoff, Customer: t.a.Customer,
-				Meters: []keymeter.MeterSpec{{Name: m.Name, Measure: string(m.Measure), Where: where + " AND " + realtimeKeyed, Args: args, Source: m.Source}}})
+				Meters: []keymeter.MeterSpec{spec}})
 			if err != nil {
 				return nil, err
 			}

@@ -101,7 +101,7 @@ func (s *Service) invoiceDocs(ctx context.Context, setup *billingSetup, st *Stor
 			docs = append(docs, f.Document)
 			continue
 		}
-		d, err := setup.document(ctx, st.Meters, t, cutoff, finals, invoice.Input{Status: invoice.Draft})
+		d, err := setup.document(ctx, st.Meters, t, cutoff, finals, invoice.Input{Status: invoice.Draft, Queries: st.Queries})
 		if err != nil {
 			return nil, nil, err
 		}
@@ -284,7 +284,7 @@ func (s *Service) Finalize(ctx context.Context, b *Billing, req FinalizeRequest)
 		}
 		seq++
 		number := invoiceNumber(seq)
-		d, err := setup.document(ctx, st.Meters, t, cutoff, finals, invoice.Input{Status: invoice.Final, Number: number, FinalizedAt: now})
+		d, err := setup.document(ctx, st.Meters, t, cutoff, finals, invoice.Input{Status: invoice.Final, Number: number, FinalizedAt: now, Queries: st.Queries})
 		if err != nil {
 			return nil, err
 		}

@@ -77,6 +77,10 @@ type Stores struct {
 	Usage UsageReader
 	// Meters totals billing meters.
 	Meters keymeter.MeterTotaler
+	// Queries writes, for each usage line of an invoice, the query that
+	// reproduces its quantity in the store's own language; nil leaves
+	// invoices without them.
+	Queries keymeter.QueryTexter
 	// Coverage compares CloudFront's real-time log with its standard log.
 	Coverage keymeter.CoverageReporter
 	// Reconciler compares the edge and the origin.

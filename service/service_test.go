@@ -54,7 +54,7 @@ func (e *env) open(ctx context.Context, access service.Access) (*service.Stores,
 		return nil, err
 	}
 	st := &service.Stores{
-		Ingest: db, Secrets: db, Usage: db, Meters: db, Coverage: db, Reconciler: db,
+		Ingest: db, Secrets: db, Usage: db, Meters: db, Queries: db, Coverage: db, Reconciler: db,
 		Keys: db, Customers: db, Invoices: db, Rejects: db, SQL: db, Close: db.Close,
 	}
 	if e.wrap != nil {

@@ -32,6 +32,10 @@ type Input struct {
 	// Late holds the late events of earlier, finalized periods: one entry
 	// per period that has any.
 	Late []Late
+	// Queries, when set, writes the query that reproduces each usage
+	// line's quantity from the store, in the store's own language
+	// (Line.Query); nil leaves the lines without one.
+	Queries keymeter.QueryTexter
 }
 
 // Late is the late usage of one earlier, finalized billing period: what
@@ -99,7 +103,12 @@ func Build(in Input) (*Document, error) {
 		if m := meters[l.Meter]; l.Kind == billing.LineUsage && m != nil {
 			u := in.Usage[l.Meter]
 			line.Events, line.RawQuantity = &u.Events, &u.RawQuantity
-			line.Query = Query(m, in.Customer, in.Period.ActiveStart, in.Period.End, cutoff)
+			q, err := queryText(in.Queries, keymeter.ReproduceQuery{Meter: m.Spec(), Customer: in.Customer,
+				From: in.Period.ActiveStart, To: in.Period.End, AsOf: cutoff})
+			if err != nil {
+				return nil, err
+			}
+			line.Query = q
 		}
 		d.Lines = append(d.Lines, line)
 	}
@@ -115,7 +124,7 @@ func Build(in Input) (*Document, error) {
 			return nil, keymeter.Errorf(keymeter.EINVALID, "customer %q: %s was invoiced in %s, and late usage cannot be billed on an invoice in %s",
 				in.Customer, l.Period.Month, plan.Currency.Code, in.Plan.Currency.Code)
 		}
-		lines, err := lateLines(plan, in.Customer, l, cutoff)
+		lines, err := lateLines(plan, in.Customer, l, cutoff, in.Queries)
 		if err != nil {
 			return nil, err
 		}
@@ -130,7 +139,7 @@ func Build(in Input) (*Document, error) {
 }
 
 // lateLines rates one earlier period's late usage.
-func lateLines(plan *billing.Plan, customer string, l Late, cutoff time.Time) ([]Line, error) {
+func lateLines(plan *billing.Plan, customer string, l Late, cutoff time.Time, queries keymeter.QueryTexter) ([]Line, error) {
 	all := map[string]Usage{}
 	for name, u := range l.Billed {
 		all[name] = u
@@ -158,6 +167,11 @@ func lateLines(plan *billing.Plan, customer string, l Late, cutoff time.Time) ([
 			continue
 		}
 		was, now := usageLine(before, m.Name), usageLine(after, m.Name)
+		query, err := queryText(queries, keymeter.ReproduceQuery{Meter: m.Spec(), Customer: customer,
+			From: l.Period.ActiveStart, To: l.Period.End, AsOf: cutoff, Since: l.After.UTC().Truncate(time.Microsecond)})
+		if err != nil {
+			return nil, err
+		}
 		line := Line{
 			Line: billing.Line{
 				Kind:        LineLateUsage,
@@ -173,7 +187,7 @@ func lateLines(plan *billing.Plan, customer string, l Late, cutoff time.Time) ([
 			Period:      l.Period.Month,
 			Events:      &u.Events,
 			RawQuantity: &u.RawQuantity,
-			Query:       LateQuery(m, customer, l.Period.ActiveStart, l.Period.End, l.After.UTC().Truncate(time.Microsecond), cutoff),
+			Query:       query,
 		}
 		if now.ExactAmount != nil && was.ExactAmount != nil {
 			exact := now.ExactAmount.Sub(*was.ExactAmount).Reduce()
@@ -226,4 +240,16 @@ func raw(usage map[string]Usage) map[string]keymeter.Int128 {
 		out[name] = u.RawQuantity
 	}
 	return out
+}
+
+// queryText returns the text of q by t, "" without t.
+func queryText(t keymeter.QueryTexter, q keymeter.ReproduceQuery) (string, error) {
+	if t == nil {
+		return "", nil
+	}
+	s, err := t.QueryText(q)
+	if err != nil {
+		return "", fmt.Errorf("the query of meter %s: %w", q.Meter.Name, err)
+	}
+	return s, nil
 }

@@ -97,8 +97,9 @@ type Line struct {
 	// conversion to the meter's unit.
 	Events      *keymeter.Int128 `json:"events,omitempty"`
 	RawQuantity *keymeter.Int128 `json:"raw_quantity,omitempty"`
-	// Query is the SQL over the events view that gives Events and
-	// RawQuantity: run it with keymeter sql.
+	// Query is the store's query that gives Events and RawQuantity, in
+	// the store's own language (SQL over the events view for DuckDB): run
+	// it with keymeter sql. See Input.Queries.
 	Query string `json:"query,omitempty"`
 }
 

@@ -30,6 +30,10 @@ var (
 	_ keymeter.InvoiceStore     = (*duckdb.DB)(nil)
 	_ keymeter.RejectLister     = (*duckdb.DB)(nil)
 	_ keymeter.SQLQuerier       = (*duckdb.DB)(nil)
+	_ keymeter.QueryTexter      = (*duckdb.DB)(nil)
+	_ keymeter.ProgressReader   = (*duckdb.DB)(nil)
+	_ keymeter.CheckpointReader = (*duckdb.DB)(nil)
+	_ keymeter.BillingStore     = (*duckdb.DB)(nil)
 )
 
 // service returns the application's operations over the store of cfg,
@@ -58,7 +62,7 @@ func (cfg *Config) open(ctx context.Context, access service.Access) (*service.St
 		return nil, err
 	}
 	return &service.Stores{
-		Ingest: db, Secrets: db, Usage: db, Meters: db, Coverage: db, Reconciler: db,
+		Ingest: db, Secrets: db, Usage: db, Meters: db, Queries: db, Coverage: db, Reconciler: db,
 		Keys: db, Customers: db, Invoices: db, Rejects: db, SQL: db,
 		Close: db.Close,
 	}, nil

@@ -97,14 +97,6 @@ func (s *DB) ListCustomers(ctx context.Context) ([]keymeter.CustomerPlan, error)
 	return out, rows.Err()
 }
 
-// measureSum gives, per measure, the aggregate of its quantity over the
-// rows a FILTER clause selects.
-var measureSum = map[string]string{
-	keymeter.MeasureRequests:      "count(*)",
-	keymeter.MeasureBytesSent:     "CAST(coalesce(sum(bytes_sent) %s, 0) AS HUGEINT)",
-	keymeter.MeasureBytesReceived: "CAST(coalesce(sum(bytes_received) %s, 0) AS HUGEINT)",
-}
-
 // MeterTotals implements keymeter.MeterTotaler with one scan of the
 // events view: every meter is a pair of FILTERed aggregates.
 func (s *DB) MeterTotals(ctx context.Context, q keymeter.MeterQuery) ([]keymeter.MeterTotal, error) {
@@ -157,7 +149,7 @@ func meterSQL(q keymeter.MeterQuery) (string, []any, error) {
 	if len(q.Meters) == 0 {
 		return "", nil, nil
 	}
-	edge := slices.ContainsFunc(q.Meters, func(m keymeter.MeterSpec) bool { return m.Source == keymeter.SourceEdge })
+	edge := slices.ContainsFunc(q.Meters, func(m keymeter.MeterSpec) bool { return m.Filter.Selects(keymeter.SourceEdge) })
 	var b strings.Builder
 	var args []any
 	b.WriteString("SELECT customer")
@@ -166,26 +158,19 @@ func meterSQL(q keymeter.MeterQuery) (string, []any, error) {
 		if !ok {
 			return "", nil, keymeter.Errorf(keymeter.EINVALID, "meter %q: unknown measure %q", m.Name, m.Measure)
 		}
-		where := strings.TrimSpace(m.Where)
-		if edge && m.Source != keymeter.SourceEdge {
-			// The edge rows are there for the edge meters only.
-			if where == "" {
-				where = "true"
-			}
-			where = "source <> 'edge' AND (" + where + ")"
-		}
+		where, wargs := whereSQL(&m.Filter, edge)
 		filter := "FILTER (WHERE true)"
 		if where != "" {
 			filter = "FILTER (WHERE " + where + ")"
 		}
 		b.WriteString(",\n\tcount(*) " + filter)
-		args = append(args, m.Args...)
+		args = append(args, wargs...)
 		if m.Measure == keymeter.MeasureRequests {
 			b.WriteString(",\n\tcount(*) " + filter)
 		} else {
 			b.WriteString(",\n\t" + fmt.Sprintf(sum, filter))
 		}
-		args = append(args, m.Args...)
+		args = append(args, wargs...)
 	}
 	switch {
 	case edge:

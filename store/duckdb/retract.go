@@ -2,6 +2,7 @@ package duckdb
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -248,8 +249,7 @@ func (w *writer) Prepare(ctx context.Context) error {
 		}
 	}
 	if err := w.writeAll(ctx); err != nil {
-		w.rollback()
-		return err
+		return errors.Join(err, w.rollback())
 	}
 	w.prepared = true
 	return nil

@@ -1,14 +1,11 @@
 package duckdb
 
 import (
-	"errors"
 	"fmt"
-	"reflect"
+	"time"
 	"unicode/utf8"
-	"unsafe"
 
 	duckdb "github.com/duckdb/duckdb-go/v2"
-	"github.com/duckdb/duckdb-go/v2/mapping"
 
 	"github.com/keymeter/keymeter"
 )
@@ -20,9 +17,8 @@ import (
 // where keymeter_rows is a parallel table function fed by the writer with
 // chunks of deduplicated rows. DuckDB runs the insert on all its threads,
 // each compressing and writing its own row groups, which makes it about
-// twice as fast as a single appender on two cores. The function copies
-// each column into DuckDB's vectors directly: going through duckdb-go's
-// per-value setters would cost several times more per row.
+// twice as fast as a single appender on two cores. The function fills
+// DuckDB's vectors through duckdb-go's public typed setters.
 
 // chunkRows is the number of rows in a chunk: DuckDB's vector size.
 const chunkRows = 2048
@@ -90,6 +86,9 @@ type rowChunk struct {
 	load       [chunkRows]uint32
 	restEnd    [chunkRows]uint32
 	rest       []byte
+	// FillChunk's scratch: the times and the rest columns' values.
+	times [chunkRows]time.Time
+	rests [chunkRows][]byte
 }
 
 // add appends a row; hashes become BIGINT bit for bit, and the row's
@@ -164,7 +163,8 @@ func (s *rowSource) Init() duckdb.ParallelTableSourceInfo {
 }
 
 // FillChunk copies the next chunk of rows into DuckDB's output chunk; it
-// runs on DuckDB's threads, several at a time.
+// runs on DuckDB's threads, several at a time. It goes through
+// duckdb-go's public, typed setters (SetChunkValue), column by column.
 func (s *rowSource) FillChunk(_ any, out duckdb.DataChunk) error {
 	c, ok := <-s.chunks
 	if !ok {
@@ -174,77 +174,71 @@ func (s *rowSource) FillChunk(_ any, out duckdb.DataChunk) error {
 		c.reset()
 		s.free <- c
 	}()
-	dc, err := rawChunk(&out)
-	if err != nil {
-		return err
-	}
-	if got := int(mapping.DataChunkGetColumnCount(dc)); got != numCols {
+	if got := out.ColumnCount(); got != numCols {
 		return fmt.Errorf("keymeter_rows: output has %d columns, want %d", got, numCols)
 	}
-	var vecs [numCols]mapping.Vector
-	for i := range vecs {
-		vecs[i] = mapping.DataChunkGetVector(dc, mapping.IdxT(i))
-	}
 	n := c.n
-	copyCol(vecs[colSource], c.source[:n])
-	copyCol(vecs[colTS], c.ts[:n])
-	copyCol(vecs[colIDHi], c.idHi[:n])
-	copyCol(vecs[colIDLo], c.idLo[:n])
-	copyOpt(vecs[colKeyID], c.keyID[:n], 0)
-	copyCol(vecs[colAttribution], c.attr[:n])
-	copyCol(vecs[colDims], c.dims[:n])
-	copyCol(vecs[colClient], c.client[:n])
-	copyCol(vecs[colPath], c.path[:n])
-	copyOpt(vecs[colStatus], c.status[:n], -1)
-	copyOpt(vecs[colBytesSent], c.bytesSent[:n], -1)
-	copyOpt(vecs[colBytesReceived], c.bytesRecv[:n], -1)
-	copyOpt(vecs[colTimeTaken], c.timeTaken[:n], -1)
-	copyOpt(vecs[colTTFB], c.ttfb[:n], -1)
-	copyOpt(vecs[colPort], c.port[:n], -1)
-	copyOpt(vecs[colFLE], c.fle[:n], -1)
-	copyOpt(vecs[colContentLen], c.contentLen[:n], -1)
-	copyOpt(vecs[colRangeStart], c.rangeStart[:n], -1)
-	copyOpt(vecs[colRangeEnd], c.rangeEnd[:n], -1)
-	copyCol(vecs[colLoad], c.load[:n])
+	ts, rest := c.times[:n], c.rests[:n]
+	for i, t := range c.ts[:n] {
+		ts[i] = time.UnixMicro(t).UTC()
+	}
 	start := uint32(0)
 	for i := range n {
-		mapping.VectorAssignStringElementLen(vecs[colRest], mapping.IdxT(i), c.rest[start:c.restEnd[i]])
+		rest[i] = c.rest[start:c.restEnd[i]]
 		start = c.restEnd[i]
 	}
-	mapping.DataChunkSetSize(dc, mapping.IdxT(n))
+	for _, err := range []error{
+		fill(out, colSource, c.source[:n]),
+		fill(out, colTS, ts),
+		fill(out, colIDHi, c.idHi[:n]),
+		fill(out, colIDLo, c.idLo[:n]),
+		fillOpt(out, colKeyID, c.keyID[:n], 0),
+		fill(out, colAttribution, c.attr[:n]),
+		fill(out, colDims, c.dims[:n]),
+		fill(out, colClient, c.client[:n]),
+		fill(out, colPath, c.path[:n]),
+		fillOpt(out, colStatus, c.status[:n], -1),
+		fillOpt(out, colBytesSent, c.bytesSent[:n], -1),
+		fillOpt(out, colBytesReceived, c.bytesRecv[:n], -1),
+		fillOpt(out, colTimeTaken, c.timeTaken[:n], -1),
+		fillOpt(out, colTTFB, c.ttfb[:n], -1),
+		fillOpt(out, colPort, c.port[:n], -1),
+		fillOpt(out, colFLE, c.fle[:n], -1),
+		fillOpt(out, colContentLen, c.contentLen[:n], -1),
+		fillOpt(out, colRangeStart, c.rangeStart[:n], -1),
+		fillOpt(out, colRangeEnd, c.rangeEnd[:n], -1),
+		fill(out, colLoad, c.load[:n]),
+		fill(out, colRest, rest),
+	} {
+		if err != nil {
+			return err
+		}
+	}
+	return out.SetSize(n)
+}
+
+// fill sets column col of out to vals.
+func fill[T any](out duckdb.DataChunk, col int, vals []T) error {
+	for i, v := range vals {
+		if err := duckdb.SetChunkValue(out, col, i, v); err != nil {
+			return fmt.Errorf("keymeter_rows: column %d, row %d: %w", col, i, err)
+		}
+	}
 	return nil
 }
 
-// copyCol copies values into a vector of the same element type.
-func copyCol[T any](v mapping.Vector, vals []T) {
-	dst := unsafe.Slice((*T)(mapping.VectorGetData(v)), len(vals))
-	copy(dst, vals)
-}
-
-// copyOpt copies values, marking those equal to null as NULL.
-func copyOpt[T int16 | int32 | int64](v mapping.Vector, vals []T, null T) {
-	copyCol(v, vals)
-	var mask []uint64
-	for i, x := range vals {
-		if x != null {
-			continue
+// fillOpt sets column col of out to vals, those equal to null as NULL.
+func fillOpt[T int16 | int32 | int64](out duckdb.DataChunk, col int, vals []T, null T) error {
+	for i, v := range vals {
+		var err error
+		if v == null {
+			err = out.SetValue(col, i, nil)
+		} else {
+			err = duckdb.SetChunkValue(out, col, i, v)
 		}
-		if mask == nil {
-			mapping.VectorEnsureValidityWritable(v)
-			mask = unsafe.Slice((*uint64)(mapping.VectorGetValidity(v)), (chunkRows+63)/64)
+		if err != nil {
+			return fmt.Errorf("keymeter_rows: column %d, row %d: %w", col, i, err)
 		}
-		mask[i/64] &^= 1 << (i % 64)
 	}
-}
-
-// rawChunk returns the C handle of a duckdb-go data chunk. duckdb-go keeps
-// it unexported; it is read by field name and type, and this fails loudly
-// if a future duckdb-go changes them (the module is pinned, and the store
-// tests cover it).
-func rawChunk(c *duckdb.DataChunk) (mapping.DataChunk, error) {
-	f := reflect.ValueOf(c).Elem().FieldByName("chunk")
-	if !f.IsValid() || f.Type() != reflect.TypeFor[mapping.DataChunk]() {
-		return mapping.DataChunk{}, errors.New("this duckdb-go version has no chunk field of type mapping.DataChunk; keymeter_rows needs updating")
-	}
-	return *(*mapping.DataChunk)(unsafe.Pointer(f.UnsafeAddr())), nil
+	return nil
 }

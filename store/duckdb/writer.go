@@ -16,6 +16,8 @@ import (
 	"github.com/keymeter/keymeter"
 )
 
+var _ keymeter.Writer = (*writer)(nil)
+
 // writer implements keymeter.Writer on one dedicated connection holding
 // one transaction at a time. Rows stream into the transaction through an
 // INSERT statement fed by keymeter_rows (see rows.go); at Commit the
@@ -371,13 +373,11 @@ func (w *writer) Commit(ctx context.Context) error {
 	}
 	if !w.prepared {
 		if err := w.writeAll(ctx); err != nil {
-			w.rollback()
-			return err
+			return errors.Join(err, w.rollback())
 		}
 	}
 	if _, err := w.conn.ExecContext(ctx, `COMMIT`); err != nil {
-		w.rollback()
-		return fmt.Errorf("commit: %w", err)
+		return errors.Join(fmt.Errorf("commit: %w", err), w.rollback())
 	}
 	w.inTx = false
 	w.seen.commit()
@@ -418,10 +418,16 @@ func (w *writer) reset() {
 }
 
 // rollback abandons the transaction and everything remembered about it.
-func (w *writer) rollback() {
-	w.endInsert(context.Background())
+// It returns what went wrong ending the insert or rolling back, which
+// leaves the writer's memory of the transaction cleared all the same. A
+// transaction DuckDB ended itself (as it does when a commit fails) is
+// rolled back already.
+func (w *writer) rollback() error {
+	err := w.endInsert(context.Background())
 	if w.inTx {
-		w.conn.ExecContext(context.Background(), `ROLLBACK`)
+		if _, rerr := w.conn.ExecContext(context.Background(), `ROLLBACK`); rerr != nil && !strings.Contains(rerr.Error(), "no transaction is active") {
+			err = errors.Join(err, fmt.Errorf("roll back: %w", rerr))
+		}
 		w.inTx = false
 	}
 	if w.cur != nil {
@@ -433,6 +439,7 @@ func (w *writer) rollback() {
 	clear(w.known)
 	clear(w.loads)
 	w.reset()
+	return err
 }
 
 // Close implements keymeter.Writer: it rolls back anything not committed.
@@ -440,8 +447,7 @@ func (w *writer) Close() error {
 	if w.conn == nil {
 		return nil
 	}
-	w.rollback()
-	err := w.conn.Close()
+	err := errors.Join(w.rollback(), w.conn.Close())
 	w.conn = nil
 	w.db.mu.Lock()
 	w.db.writer = false

@@ -98,10 +98,11 @@ func meterEvents(t *testing.T, s keymeter.Store) {
 
 // meters are the meters of the meter tests.
 var meters = []keymeter.MeterSpec{
-	{Name: "requests", Measure: keymeter.MeasureRequests, Where: "source = ?", Args: []any{"cloudfront"}},
-	{Name: "egress", Measure: keymeter.MeasureBytesSent, Where: "source = ? AND (status IS NULL OR NOT (status BETWEEN ? AND ?))", Args: []any{"cloudfront", 500, 599}},
-	{Name: "v1_uploads", Measure: keymeter.MeasureBytesReceived, Where: `path LIKE ? ESCAPE '\'`, Args: []any{"/v1/%"}},
-	{Name: "nothing", Measure: keymeter.MeasureRequests, Where: "status = ?", Args: []any{999}},
+	{Name: "requests", Measure: keymeter.MeasureRequests, Filter: keymeter.EventFilter{Sources: []keymeter.Source{keymeter.SourceCloudFront}}},
+	{Name: "egress", Measure: keymeter.MeasureBytesSent, Filter: keymeter.EventFilter{Sources: []keymeter.Source{keymeter.SourceCloudFront},
+		Exclude: keymeter.EventMatch{Status: []keymeter.StatusRange{{Min: 500, Max: 599}}}}},
+	{Name: "v1_uploads", Measure: keymeter.MeasureBytesReceived, Filter: keymeter.EventFilter{Include: keymeter.EventMatch{Path: []string{"/v1/*"}}}},
+	{Name: "nothing", Measure: keymeter.MeasureRequests, Filter: keymeter.EventFilter{Include: keymeter.EventMatch{Status: []keymeter.StatusRange{{Min: 999, Max: 999}}}}},
 }
 
 func totals(t *testing.T, b keymeter.BillingStore, q keymeter.MeterQuery) []string {

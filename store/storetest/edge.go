@@ -85,7 +85,7 @@ func edgeKeys(t *testing.T, s keymeter.Store) {
 	importKeys(t, s, keymeter.KeyImport{Added: 2}, assign("k1", "acme", 0), assign("k2", "globex", 0))
 }
 
-var edgeBytes = []keymeter.MeterSpec{{Name: "egress", Measure: keymeter.MeasureBytesSent, Where: "source = ?", Args: []any{"edge"}, Source: keymeter.SourceEdge}}
+var edgeBytes = []keymeter.MeterSpec{{Name: "egress", Measure: keymeter.MeasureBytesSent, Filter: keymeter.EventFilter{Sources: []keymeter.Source{keymeter.SourceEdge}}}}
 
 // testEdgeBothOrders writes the same requests standard logs first,
 // real-time logs first, and both in one transaction: the edge join

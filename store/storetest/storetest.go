@@ -50,6 +50,7 @@ func Run(t *testing.T, newStore NewStore) {
 	tests = append(tests, totalsTests...)
 	tests = append(tests, dedupeTests...)
 	tests = append(tests, edgeTests...)
+	tests = append(tests, filterTests...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := newStore(t)
@@ -71,7 +72,7 @@ type ev struct {
 	key      string        // fingerprint-to-be ("" = no key)
 	path     string
 	method   string
-	status   int32
+	status   int32 // 200 when 0; status000 for 000
 	result   string
 	location string
 	sent     int64
@@ -79,6 +80,8 @@ type ev struct {
 	ms       int32 // time-taken; -1 for none
 	source   keymeter.Source
 	identity bool // key is an API Gateway API key ID, not a key
+	// noStatus marks a request whose log has no status.
+	noStatus bool
 	// truncated marks a request whose key header was cut (with no key).
 	truncated bool
 	dist      string // the distribution's domain; "-" when empty
@@ -165,6 +168,9 @@ func batches(obj string, events ...ev) []*keymeter.Batch {
 			Time: day0.Add(e.at).UnixMicro(), ID: [2]uint64{hash(e.id), hash(e.id + "/2")},
 			Dims: dims, Path: path, Client: client, Status: max(e.status, 0), BytesSent: e.sent, BytesRecv: e.recv,
 			TimeTaken: e.ms, TTFB: -1, ClientPort: -1, FLEEncrypt: -1, ContentLen: -1, RangeStart: -1, RangeEnd: -1,
+		}
+		if e.noStatus {
+			row.Status = -1
 		}
 		if e.key != "" {
 			fp := testKey(e.key)
