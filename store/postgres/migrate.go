@@ -34,6 +34,7 @@ const migrationLock = 0x6b6d657465720001 // "kmeter" 1
 // reaches version n.
 var migrations = []migration{
 	{To: 1, What: "the ledger: objects and claims, checkpoints, dedupe IDs, keys and owners, daily rollups, rejects", SQL: schemaV1},
+	{To: 2, What: "billing: customers' plans, finalized invoices, the commits' times", SQL: billingSchema},
 }
 
 // schemaVersion is the version this keymeter writes.

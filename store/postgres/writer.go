@@ -390,6 +390,9 @@ func (w *writer) commit(ctx context.Context) error {
 			return fmt.Errorf("commit %s: %w", step.what, err)
 		}
 	}
+	if _, err := tx.Exec(ctx, `INSERT INTO commits (committed_at) VALUES ($1)`, w.s.opts.Now().UTC()); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
 	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
