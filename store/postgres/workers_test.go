@@ -1,0 +1,346 @@
+package postgres_test
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/keymeter/keymeter"
+	"github.com/keymeter/keymeter/store/postgres"
+)
+
+var day0 = time.Date(2025, 10, 1, 0, 0, 0, 0, time.UTC)
+
+// testEvents returns n unattributed CloudFront events over three days;
+// event i has ID i and sends i+1 bytes.
+func testEvents(n int) []keymeter.Row {
+	rows := make([]keymeter.Row, n)
+	for i := range rows {
+		rows[i] = keymeter.Row{
+			Time: day0.Add(time.Duration(i) * 72 * time.Hour / time.Duration(n)).UnixMicro(),
+			ID:   [2]uint64{uint64(i) * 0x9e3779b97f4a7c15, uint64(i)}, Attribution: keymeter.NoKey,
+			BytesSent: int64(i + 1), TimeTaken: int32(i % 100), TTFB: -1, ClientPort: -1, FLEEncrypt: -1,
+			ContentLen: -1, RangeStart: -1, RangeEnd: -1,
+		}
+	}
+	return rows
+}
+
+func batchOf(rows []keymeter.Row) *keymeter.Batch {
+	return &keymeter.Batch{Source: keymeter.SourceCloudFront, Rows: rows}
+}
+
+// total returns the store's requests and bytes sent over October.
+func total(t *testing.T, s keymeter.Store) string {
+	t.Helper()
+	rows, err := s.Usage(ctx, keymeter.UsageQuery{From: day0, To: day0.AddDate(0, 1, 0)})
+	if err != nil || len(rows) != 1 {
+		t.Fatalf("usage: %v, %v", rows, err)
+	}
+	return fmt.Sprintf("%s requests, %s bytes", rows[0].Requests, rows[0].BytesSent)
+}
+
+func want(n int) string {
+	return fmt.Sprintf("%d requests, %d bytes", n, n*(n+1)/2)
+}
+
+// TestRacedCommit: a writer whose events another writer commits first,
+// between its Write and its Commit, commits nothing and says so; written
+// again, the events are duplicates.
+func TestRacedCommit(t *testing.T) {
+	url := freshDatabase(t)
+	a, b := open(t, url), open(t, url)
+	defer a.Close()
+	defer b.Close()
+	events := testEvents(100)
+	wa, err := a.NewWriter(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer wa.Close()
+	if res, err := wa.Write(ctx, batchOf(events[:60])); err != nil || res.Stored != 60 {
+		t.Fatalf("a writes: %+v, %v", res, err)
+	}
+	if err := wa.(keymeter.Checkpointer).SetCheckpoint(ctx, "stream", "shard-1", "60"); err != nil {
+		t.Fatal(err)
+	}
+	wb, err := b.NewWriter(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res, err := wb.Write(ctx, batchOf(events[50:])); err != nil || res.Stored != 50 {
+		t.Fatalf("b writes: %+v, %v", res, err)
+	}
+	if err := wb.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	wb.Close()
+	err = wa.Commit(ctx)
+	if !errors.Is(err, postgres.ErrRaced) || keymeter.ErrorCode(err) != keymeter.ECONFLICT {
+		t.Fatalf("a's commit after b's: %v, want ErrRaced", err)
+	}
+	if err := wa.Commit(ctx); err == nil {
+		t.Error("a raced writer committed again")
+	}
+	wa.Close()
+	if got := total(t, a); got != "50 requests, 3775 bytes" {
+		t.Errorf("after the race: %s, want b's 50 events only", got)
+	}
+	if cp, err := a.Checkpoints(ctx, "stream"); err != nil || len(cp) != 0 {
+		t.Errorf("checkpoint of the raced transaction: %v, %v", cp, err)
+	}
+	// a writes its transaction again.
+	wa, err = a.NewWriter(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer wa.Close()
+	if res, err := wa.Write(ctx, batchOf(events[:60])); err != nil || res.Stored != 50 || res.Duplicates != 10 {
+		t.Fatalf("a writes again: %+v, %v", res, err)
+	}
+	if err := wa.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := total(t, a); got != want(100) {
+		t.Errorf("after the retry: %s, want %s", got, want(100))
+	}
+}
+
+// TestConcurrentWriters: two workers on one database write the same
+// events at the same time, in different batches and orders, committing
+// often and writing a transaction again when it raced: the totals are
+// exactly those of the events, each counted once, and the events stored
+// by their committed transactions add up to them.
+func TestConcurrentWriters(t *testing.T) {
+	url := freshDatabase(t)
+	const n = 3000
+	events := testEvents(n)
+	reversed := slices.Clone(events)
+	slices.Reverse(reversed)
+	var wg sync.WaitGroup
+	stored := make([]int, 2)
+	raced := make([]int, 2)
+	errs := make([]error, 2)
+	for i, order := range [][]keymeter.Row{events, reversed} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s, err := postgres.Open(ctx, url, postgres.Options{})
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			defer s.Close()
+			size := 70 + 30*i // batch sizes differ
+			for start := 0; start < n; start += 3 * size {
+				// One transaction of three batches, written again until it
+				// commits.
+				for {
+					got, err := writeTx(s, order[start:min(start+3*size, n)], size)
+					if errors.Is(err, postgres.ErrRaced) {
+						raced[i]++
+						continue
+					}
+					if err != nil {
+						errs[i] = err
+						return
+					}
+					stored[i] += got
+					break
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("stored %v, raced transactions %v", stored, raced)
+	if stored[0]+stored[1] != n {
+		t.Errorf("the workers' committed transactions stored %d events, want %d", stored[0]+stored[1], n)
+	}
+	s := open(t, url)
+	defer s.Close()
+	if got := total(t, s); got != want(n) {
+		t.Errorf("totals %s, want %s", got, want(n))
+	}
+}
+
+// writeTx writes rows in batches of size in one writer's transaction and
+// commits it, returning the rows it stored.
+func writeTx(s *postgres.DB, rows []keymeter.Row, size int) (int, error) {
+	w, err := s.NewWriter(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer w.Close()
+	stored := 0
+	for i := 0; i < len(rows); i += size {
+		res, err := w.Write(ctx, batchOf(rows[i:min(i+size, len(rows))]))
+		if err != nil {
+			return 0, err
+		}
+		stored += res.Stored
+	}
+	if err := w.Commit(ctx); err != nil {
+		return 0, err
+	}
+	return stored, nil
+}
+
+// TestClaims: two workers claiming at once get disjoint objects that
+// together are every object offered; an object whose lease ran out is
+// claimed by another worker; an object read completely is done, one read
+// in part is released.
+func TestClaims(t *testing.T) {
+	url := freshDatabase(t)
+	var uris []string
+	for i := range 100 {
+		uris = append(uris, fmt.Sprintf("s3://bucket/logs/%03d.gz", i))
+	}
+	s := open(t, url)
+	defer s.Close()
+	if err := s.OfferObjects(ctx, uris); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.OfferObjects(ctx, uris[:10]); err != nil { // offered again: no change
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	claimed := make([][]string, 2)
+	errs := make([]error, 2)
+	for i := range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w, err := postgres.Open(ctx, url, postgres.Options{})
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			defer w.Close()
+			for {
+				got, err := w.ClaimObjects(ctx, fmt.Sprint("worker-", i), 7, time.Hour)
+				if err != nil {
+					errs[i] = err
+					return
+				}
+				if len(got) == 0 {
+					return
+				}
+				claimed[i] = append(claimed[i], got...)
+			}
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+	all := append(slices.Clone(claimed[0]), claimed[1]...)
+	slices.Sort(all)
+	if !slices.Equal(all, uris) {
+		t.Errorf("claimed %d objects (%d and %d), want each of the %d once", len(all), len(claimed[0]), len(claimed[1]), len(uris))
+	}
+	if n, err := s.RenewClaims(ctx, "worker-0", time.Hour); err != nil || n != len(claimed[0]) {
+		t.Errorf("renew: %d, %v; want %d", n, err, len(claimed[0]))
+	}
+	if got, err := s.ClaimObjects(ctx, "worker-2", 10, time.Hour); err != nil || len(got) != 0 {
+		t.Errorf("claims while every lease runs: %v, %v", got, err)
+	}
+
+	// A worker that stops renewing: its leases run out (a zero lease has
+	// run out by the next statement), and another worker takes them.
+	url2 := freshDatabase(t)
+	s2 := open(t, url2)
+	defer s2.Close()
+	if err := s2.OfferObjects(ctx, uris[:3]); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s2.ClaimObjects(ctx, "dead", 10, 0); err != nil || len(got) != 3 {
+		t.Fatalf("dead worker's claim: %v, %v", got, err)
+	}
+	if n, err := s2.RenewClaims(ctx, "dead", time.Hour); err != nil || n != 0 {
+		t.Errorf("renewing run-out leases: %d, %v; want 0", n, err)
+	}
+	got, err := s2.ClaimObjects(ctx, "alive", 10, time.Hour)
+	if err != nil || !slices.Equal(got, uris[:3]) {
+		t.Fatalf("takeover: %v, %v", got, err)
+	}
+	// alive reads two of them: the first completely, the second in part.
+	w, err := s2.NewWriter(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	for i, status := range []string{keymeter.ObjectComplete, keymeter.ObjectPartial} {
+		if err := w.FinishObject(ctx, keymeter.ObjectRecord{Object: keymeter.Object{URI: uris[i], Size: 1}, Status: status}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s2.ClaimObjects(ctx, "next", 10, time.Hour); err != nil || !slices.Equal(got, uris[1:2]) {
+		t.Errorf("after the reads: %v, %v; want the object read in part only", got, err)
+	}
+}
+
+// TestMigrations: workers opening a new database at once create the
+// schema once; a schema newer than this keymeter's is refused.
+func TestMigrations(t *testing.T) {
+	url := freshDatabase(t)
+	var wg sync.WaitGroup
+	errs := make([]error, 4)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s, err := postgres.Open(ctx, url, postgres.Options{})
+			if err == nil {
+				s.Close()
+			}
+			errs[i] = err
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var v string
+	if err := conn.QueryRow(ctx, `SELECT value FROM km_meta WHERE key = 'schema_version'`).Scan(&v); err != nil || v != "2" {
+		t.Errorf("schema version %q, %v; want 2", v, err)
+	}
+	if _, err := conn.Exec(ctx, `UPDATE km_meta SET value = '99' WHERE key = 'schema_version'`); err != nil {
+		t.Fatal(err)
+	}
+	if s, err := postgres.Open(ctx, url, postgres.Options{}); keymeter.ErrorCode(err) != keymeter.EINVALID {
+		if err == nil {
+			s.Close()
+		}
+		t.Errorf("open a newer schema: %v, want EINVALID", err)
+	}
+}
+
+// TestSecret: the first check is recorded; every later one must match.
+func TestSecret(t *testing.T) {
+	s := open(t, freshDatabase(t))
+	defer s.Close()
+	for _, c := range []string{"check-1", "check-1"} {
+		if err := s.CheckSecret(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.CheckSecret(ctx, "check-2"); keymeter.ErrorCode(err) != keymeter.ECONFLICT {
+		t.Errorf("another secret: %v, want ECONFLICT", err)
+	}
+}
