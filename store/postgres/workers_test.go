@@ -344,3 +344,37 @@ func TestSecret(t *testing.T) {
 		t.Errorf("another secret: %v, want ECONFLICT", err)
 	}
 }
+
+// TestKeyHandedOnce: a key is listed in the first batch that refers to
+// it (keymeter.Batch.Keys), and later batches, in later transactions,
+// refer to it by ID only.
+func TestKeyHandedOnce(t *testing.T) {
+	s := open(t, freshDatabase(t))
+	defer s.Close()
+	fp := keymeter.NewFingerprinter([]byte("secret")).Fingerprint([]byte("key-0123456789abcdef"))
+	events := testEvents(4)
+	for i := range events {
+		events[i].KeyID, events[i].Attribution = fp.ID, keymeter.Attributed
+	}
+	for i, b := range []*keymeter.Batch{
+		{Source: keymeter.SourceCloudFront, Rows: events[:2], Keys: []keymeter.KeyFingerprint{fp}},
+		{Source: keymeter.SourceCloudFront, Rows: events[2:]},
+	} {
+		w, err := s.NewWriter(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res, err := w.Write(ctx, b); err != nil || res.Stored != 2 {
+			t.Fatalf("batch %d: %+v, %v", i, res, err)
+		}
+		if err := w.Commit(ctx); err != nil {
+			t.Fatal(err)
+		}
+		w.Close()
+	}
+	keys, err := s.ListKeys(ctx)
+	if err != nil || len(keys) != 1 || keys[0].Fingerprint != fp.Fingerprint || keys[0].Requests != 4 ||
+		!keys[0].LastSeen.Equal(time.UnixMicro(events[3].Time)) {
+		t.Errorf("keys %+v, %v; want %s with 4 requests, last seen at the last event", keys, err, fp.Fingerprint)
+	}
+}

@@ -170,6 +170,8 @@ func (w *writer) Write(ctx context.Context, b *keymeter.Batch) (keymeter.WriteRe
 		if _, ok := w.keys[k.ID]; !ok {
 			w.keys[k.ID] = &keySeen{KeyFingerprint: keymeter.KeyFingerprint{
 				ID: k.ID, Fingerprint: keymeter.ValidUTF8(k.Fingerprint), Hint: keymeter.ValidUTF8(k.Hint)}}
+		} else if ks := w.keys[k.ID]; ks.Fingerprint == "" {
+			ks.Fingerprint, ks.Hint = keymeter.ValidUTF8(k.Fingerprint), keymeter.ValidUTF8(k.Hint)
 		}
 	}
 	for i := range b.Rows {
@@ -191,12 +193,18 @@ func (w *writer) Write(ctx context.Context, b *keymeter.Batch) (keymeter.WriteRe
 				res.UnattributedByDay = map[keymeter.DayAttribution]int{}
 			}
 			res.UnattributedByDay[keymeter.DayAttribution{Day: day, Attribution: r.Attribution}]++
-		} else if ks := w.keys[r.KeyID]; ks != nil {
+		} else {
+			// A key handed to the store in an earlier batch is not listed
+			// again (keymeter.Batch.Keys): it is known, without its
+			// fingerprint, and only its last seen time moves on.
+			ks := w.keys[r.KeyID]
+			if ks == nil {
+				ks = &keySeen{KeyFingerprint: keymeter.KeyFingerprint{ID: r.KeyID}}
+				w.keys[r.KeyID] = ks
+			}
 			if !ks.any || r.Time > ks.last {
 				ks.last, ks.any = r.Time, true
 			}
-		} else {
-			return res, fmt.Errorf("write: row %d refers to key %d, which the batch does not list", i, r.KeyID)
 		}
 		rk := rollupKey{b.Source, day, r.KeyID, r.Attribution}
 		u := w.usage[rk]
@@ -523,8 +531,10 @@ func (w *writer) commitRollups(ctx context.Context, tx pgx.Tx) error {
 	return nil
 }
 
-// commitKeys adds the keys the transaction saw, and moves their last
-// seen time on.
+// commitKeys adds the keys the transaction saw with their fingerprints,
+// and moves the last seen time of those it saw on, in ID order: first
+// the keys listed with their fingerprint (added when new), then those
+// handed to the store by an earlier transaction.
 func (w *writer) commitKeys(ctx context.Context, tx pgx.Tx) error {
 	if len(w.keys) == 0 {
 		return nil
@@ -534,25 +544,49 @@ func (w *writer) commitKeys(ctx context.Context, tx pgx.Tx) error {
 		ids = append(ids, id)
 	}
 	slices.SortFunc(ids, func(a, b uint64) int { return cmp.Compare(int64(a), int64(b)) })
-	n := len(ids)
-	keyIDs := make([]int64, n)
-	fps, hints := make([]string, n), make([]string, n)
-	last := make([]*time.Time, n)
-	for i, id := range ids {
+	var keyIDs, known []int64
+	var fps, hints []string
+	var last, knownLast []*time.Time
+	for _, id := range ids {
 		k := w.keys[id]
-		keyIDs[i], fps[i], hints[i] = int64(id), k.Fingerprint, k.Hint
+		var t *time.Time
 		if k.any {
-			t := time.UnixMicro(k.last).UTC()
-			last[i] = &t
+			u := time.UnixMicro(k.last).UTC()
+			t = &u
+		}
+		if k.Fingerprint == "" {
+			known, knownLast = append(known, int64(id)), append(knownLast, t)
+			continue
+		}
+		keyIDs, fps, hints, last = append(keyIDs, int64(id)), append(fps, k.Fingerprint), append(hints, k.Hint), append(last, t)
+	}
+	if len(keyIDs) > 0 {
+		_, err := tx.Exec(ctx, `INSERT INTO api_keys AS k (id, fingerprint, hint, last_seen)
+			SELECT i, f, h, l FROM unnest($1::bigint[], $2::text[], $3::text[], $4::timestamptz[]) WITH ORDINALITY AS t(i, f, h, l, n)
+			ORDER BY n
+			ON CONFLICT (id) DO UPDATE SET last_seen = GREATEST(k.last_seen, excluded.last_seen)
+			WHERE excluded.last_seen IS NOT NULL AND (k.last_seen IS NULL OR excluded.last_seen > k.last_seen)`,
+			keyIDs, fps, hints, last)
+		if err != nil {
+			return err
 		}
 	}
-	_, err := tx.Exec(ctx, `INSERT INTO api_keys AS k (id, fingerprint, hint, last_seen)
-		SELECT i, f, h, l FROM unnest($1::bigint[], $2::text[], $3::text[], $4::timestamptz[]) WITH ORDINALITY AS t(i, f, h, l, n)
-		ORDER BY n
-		ON CONFLICT (id) DO UPDATE SET last_seen = GREATEST(k.last_seen, excluded.last_seen)
-		WHERE excluded.last_seen IS NOT NULL AND (k.last_seen IS NULL OR excluded.last_seen > k.last_seen)`,
-		keyIDs, fps, hints, last)
-	return err
+	if len(known) > 0 {
+		_, err := tx.Exec(ctx, `UPDATE api_keys AS k SET last_seen = GREATEST(k.last_seen, t.l)
+			FROM unnest($1::bigint[], $2::timestamptz[]) AS t(i, l)
+			WHERE k.id = t.i AND t.l IS NOT NULL AND (k.last_seen IS NULL OR t.l > k.last_seen)`, known, knownLast)
+		if err != nil {
+			return err
+		}
+		var missing int64
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM unnest($1::bigint[]) AS t(i) WHERE NOT EXISTS (SELECT 1 FROM api_keys k WHERE k.id = t.i)`, known).Scan(&missing); err != nil {
+			return err
+		}
+		if missing > 0 {
+			return fmt.Errorf("%d keys the rows refer to were never handed to the store with their fingerprints", missing)
+		}
+	}
+	return nil
 }
 
 func (w *writer) commitObjects(ctx context.Context, tx pgx.Tx) error {
