@@ -35,6 +35,7 @@ const migrationLock = 0x6b6d657465720001 // "kmeter" 1
 var migrations = []migration{
 	{To: 1, What: "the ledger: objects and claims, checkpoints, dedupe IDs, keys and owners, daily rollups, rejects", SQL: schemaV1},
 	{To: 2, What: "billing: customers' plans, finalized invoices, the commits' times", SQL: billingSchema},
+	{To: 3, What: "reconcile inputs: the dimensions dictionary, edge hits and errors in the daily rollups", SQL: reconcileSchema},
 }
 
 // schemaVersion is the version this keymeter writes.

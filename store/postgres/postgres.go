@@ -37,7 +37,8 @@ type DB struct {
 	window int64 // dedupe window, hours
 
 	mu      sync.Mutex
-	writing bool // a writer of this DB is open
+	writing bool                    // a writer of this DB is open
+	dims    map[dimsKey]edgeOutcome // the committed dimensions entries met, by outcome
 }
 
 var (

@@ -317,8 +317,8 @@ func TestMigrations(t *testing.T) {
 	}
 	defer conn.Close(ctx)
 	var v string
-	if err := conn.QueryRow(ctx, `SELECT value FROM km_meta WHERE key = 'schema_version'`).Scan(&v); err != nil || v != "2" {
-		t.Errorf("schema version %q, %v; want 2", v, err)
+	if err := conn.QueryRow(ctx, `SELECT value FROM km_meta WHERE key = 'schema_version'`).Scan(&v); err != nil || v != "3" {
+		t.Errorf("schema version %q, %v; want 3", v, err)
 	}
 	if _, err := conn.Exec(ctx, `UPDATE km_meta SET value = '99' WHERE key = 'schema_version'`); err != nil {
 		t.Fatal(err)
@@ -376,5 +376,71 @@ func TestKeyHandedOnce(t *testing.T) {
 	if err != nil || len(keys) != 1 || keys[0].Fingerprint != fp.Fingerprint || keys[0].Requests != 4 ||
 		!keys[0].LastSeen.Equal(time.UnixMicro(events[3].Time)) {
 		t.Errorf("keys %+v, %v; want %s with 4 requests, last seen at the last event", keys, err, fp.Fingerprint)
+	}
+}
+
+// TestReconcileOneEdgeLog reconciles CloudFront's standard log with API
+// Gateway from the rollups: hits and the edge's own errors are counted
+// by the edge results of dictionary entries handed to the store once,
+// by another worker than the one whose events refer to them.
+func TestReconcileOneEdgeLog(t *testing.T) {
+	url := freshDatabase(t)
+	a, b := open(t, url), open(t, url)
+	defer a.Close()
+	defer b.Close()
+	cf := keymeter.SourceCloudFront
+	layout := keymeter.LayoutOf(cf).Dims
+	result := slices.Index(layout, keymeter.FieldEdgeResult)
+	var dict []keymeter.DictEntry
+	for i, r := range []string{"Hit", "RefreshHit", "Redirect", "LimitExceeded", "Error", "Miss"} {
+		vals := make([]string, len(layout))
+		for j := range vals {
+			vals[j] = "-"
+		}
+		vals[result] = r
+		dict = append(dict, keymeter.DictEntry{Kind: keymeter.DictDims, Source: cf, ID: uint64(i + 1), Values: vals})
+	}
+	edge := testEvents(9)
+	// Hit, RefreshHit, Redirect; LimitExceeded; Error 502, Error 000
+	// (the edge's); Error 404 (the origin's); two Misses.
+	for i, d := range []uint64{1, 2, 3, 4, 5, 5, 5, 6, 6} {
+		edge[i].Dims, edge[i].Status = d, 200
+	}
+	edge[5].Status, edge[4].Status, edge[6].Status = 0, 502, 404
+	origin := testEvents(20)[10:15]
+	// a hands the dictionary with the first edge event; b writes the rest.
+	wa, err := a.NewWriter(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := wa.Write(ctx, &keymeter.Batch{Source: cf, Rows: edge[:1], Dict: dict}); err != nil {
+		t.Fatal(err)
+	}
+	if err := wa.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	wa.Close()
+	wb, err := b.NewWriter(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer wb.Close()
+	for _, bt := range []*keymeter.Batch{{Source: cf, Rows: edge[1:]}, {Source: keymeter.SourceAPIGateway, Rows: origin}} {
+		if _, err := wb.Write(ctx, bt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := wb.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	res, err := b.Reconcile(ctx, keymeter.ReconcileQuery{From: day0, To: day0.AddDate(0, 1, 0), Edge: cf, By: []keymeter.Dimension{keymeter.DimMonth}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprint(res.Rows); got != "[{[{2025-10 false}] 9 3 3 5}]" {
+		t.Errorf("reconciliation %s, want 9 edge requests, 3 hits, 3 edge errors, 5 at the origin", got)
+	}
+	if _, err := b.Reconcile(ctx, keymeter.ReconcileQuery{From: day0, To: day0.AddDate(0, 1, 0)}); keymeter.ErrorCode(err) != keymeter.EINVALID {
+		t.Errorf("reconciling the edge join: %v, want EINVALID (it needs the lake)", err)
 	}
 }

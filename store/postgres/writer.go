@@ -62,6 +62,7 @@ type rollupKey struct {
 
 type usageDelta struct {
 	requests, ttCount           int64
+	edgeHits, edgeErrors        int64
 	bytesSent, bytesRecv, ttSum keymeter.Int128
 }
 
@@ -90,6 +91,8 @@ type writer struct {
 	rejects   []keymeter.Reject
 	checks    map[[2]string]string
 	rereads   []string // URIs read again from their start
+	dims      map[dimsKey]edgeOutcome // dictionary entries new in this transaction
+	dimsVals  map[dimsKey][]string
 }
 
 var (
@@ -138,6 +141,8 @@ func (w *writer) reset() {
 	w.objects, w.rejects = nil, nil
 	w.checks = map[[2]string]string{}
 	w.rereads = nil
+	w.dims = map[dimsKey]edgeOutcome{}
+	w.dimsVals = map[dimsKey][]string{}
 }
 
 func (w *writer) usable() error {
@@ -164,6 +169,9 @@ func (w *writer) Write(ctx context.Context, b *keymeter.Batch) (keymeter.WriteRe
 		return res, err
 	}
 	if err := w.loadIDs(ctx, b); err != nil {
+		return res, err
+	}
+	if err := w.addDims(ctx, b); err != nil {
 		return res, err
 	}
 	for _, k := range b.Keys {
@@ -213,6 +221,12 @@ func (w *writer) Write(ctx context.Context, b *keymeter.Batch) (keymeter.WriteRe
 			w.usage[rk] = u
 		}
 		u.requests++
+		switch w.outcome(b.Source, r) {
+		case edgeHit:
+			u.edgeHits++
+		case edgeError:
+			u.edgeErrors++
+		}
 		if r.BytesSent > 0 {
 			u.bytesSent = u.bytesSent.Add64(r.BytesSent)
 		}
@@ -359,7 +373,9 @@ func (w *writer) Commit(ctx context.Context) error {
 		return err
 	}
 	// The next transaction reads the IDs it meets again, so that memory
-	// holds one transaction's IDs however long the writer lives.
+	// holds one transaction's IDs however long the writer lives. The
+	// dictionary entries committed are the store's.
+	w.s.keepDims(w.dims)
 	w.reset()
 	return nil
 }
@@ -385,6 +401,7 @@ func (w *writer) commit(ctx context.Context) error {
 	}{
 		{"rereads", w.commitRereads},
 		{"dedupe IDs", w.commitIDs},
+		{"dimensions", w.commitDims},
 		{"daily rollups", w.commitRollups},
 		{"keys", w.commitKeys},
 		{"objects", w.commitObjects},
@@ -478,25 +495,31 @@ func (w *writer) commitRollups(ctx context.Context, tx pgx.Tx) error {
 		src, attr := make([]int16, n), make([]int16, n)
 		days := make([]time.Time, n)
 		keyIDs, reqs, ttc := make([]int64, n), make([]int64, n), make([]int64, n)
+		hits, errs := make([]int64, n), make([]int64, n)
 		sent, recv, tts := make([]string, n), make([]string, n), make([]string, n)
 		for i, k := range keys {
 			u := w.usage[k]
 			src[i], days[i], keyIDs[i], attr[i] = int16(k.source), dayDate(k.day), int64(k.keyID), int16(k.attribution)
 			reqs[i], ttc[i] = u.requests, u.ttCount
+			hits[i], errs[i] = u.edgeHits, u.edgeErrors
 			sent[i], recv[i], tts[i] = u.bytesSent.String(), u.bytesRecv.String(), u.ttSum.String()
 		}
 		_, err := tx.Exec(ctx, `INSERT INTO usage_daily AS u
-			SELECT s, d, k, a, r, bs::numeric, br::numeric, tc, ts::numeric
-			FROM unnest($1::smallint[], $2::date[], $3::bigint[], $4::smallint[], $5::bigint[], $6::text[], $7::text[], $8::bigint[], $9::text[])
-				WITH ORDINALITY AS t(s, d, k, a, r, bs, br, tc, ts, n)
+				(source, day, key_id, attribution, requests, bytes_sent, bytes_received, tt_count, tt_sum, edge_hits, edge_errors)
+			SELECT s, d, k, a, r, bs::numeric, br::numeric, tc, ts::numeric, eh, ee
+			FROM unnest($1::smallint[], $2::date[], $3::bigint[], $4::smallint[], $5::bigint[], $6::text[], $7::text[], $8::bigint[], $9::text[],
+				$10::bigint[], $11::bigint[])
+				WITH ORDINALITY AS t(s, d, k, a, r, bs, br, tc, ts, eh, ee, n)
 			ORDER BY n
 			ON CONFLICT (source, day, key_id, attribution) DO UPDATE SET
 				requests = u.requests + excluded.requests,
 				bytes_sent = u.bytes_sent + excluded.bytes_sent,
 				bytes_received = u.bytes_received + excluded.bytes_received,
 				tt_count = u.tt_count + excluded.tt_count,
-				tt_sum = u.tt_sum + excluded.tt_sum`,
-			src, days, keyIDs, attr, reqs, sent, recv, ttc, tts)
+				tt_sum = u.tt_sum + excluded.tt_sum,
+				edge_hits = u.edge_hits + excluded.edge_hits,
+				edge_errors = u.edge_errors + excluded.edge_errors`,
+			src, days, keyIDs, attr, reqs, sent, recv, ttc, tts, hits, errs)
 		if err != nil {
 			return err
 		}
