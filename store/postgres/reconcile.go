@@ -41,10 +41,10 @@ type dimsKey struct {
 type edgeOutcome uint8
 
 const (
-	edgePassed edgeOutcome = iota // to the origin, or not an edge source
-	edgeHit                       // Hit, RefreshHit, Redirect
-	edgeErrorResult               // Error: an error of the edge's own when its status is 000 or 5xx
-	edgeError                     // LimitExceeded, CapacityExceeded
+	edgePassed      edgeOutcome = iota // to the origin, or not an edge source
+	edgeHit                            // Hit, RefreshHit, Redirect
+	edgeErrorResult                    // Error: an error of the edge's own when its status is 000 or 5xx
+	edgeError                          // LimitExceeded, CapacityExceeded
 )
 
 // outcomeOf classifies the dimensions values of a source's entry.

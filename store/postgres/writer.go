@@ -90,7 +90,7 @@ type writer struct {
 	objects   []keymeter.ObjectRecord
 	rejects   []keymeter.Reject
 	checks    map[[2]string]string
-	rereads   []string // URIs read again from their start
+	rereads   []string                // URIs read again from their start
 	dims      map[dimsKey]edgeOutcome // dictionary entries new in this transaction
 	dimsVals  map[dimsKey][]string
 }
