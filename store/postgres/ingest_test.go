@@ -42,7 +42,8 @@ func sampleInputs(t *testing.T) []ingest.Input {
 // TestIngestAgreesWithDuckDB runs the real ingest pipeline over the
 // sample logs into PostgreSQL and into DuckDB: every whole-day usage
 // question the rollups answer gets the same answer from both, keys
-// included; ingesting again stores nothing.
+// included, and so do their progress and sources; ingesting again
+// stores nothing.
 func TestIngestAgreesWithDuckDB(t *testing.T) {
 	pg := open(t, freshDatabase(t))
 	defer pg.Close()
@@ -94,6 +95,30 @@ func TestIngestAgreesWithDuckDB(t *testing.T) {
 	}
 	if len(ka) == 0 || fmt.Sprint(ka) != fmt.Sprint(kb) {
 		t.Errorf("keys:\n postgres %v\n duckdb   %v", ka, kb)
+	}
+	pa, err := pg.Progress(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pb, err := dd.Progress(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pa) == 0 || fmt.Sprint(pa) != fmt.Sprint(pb) {
+		t.Errorf("progress:\n postgres %v\n duckdb   %v", pa, pb)
+	}
+	for _, p := range [][2]time.Time{{from, to}, {pa[0].Newest.Add(time.Hour).Truncate(time.Hour), to}, {pa[0].First.Truncate(time.Hour), pa[0].First.Truncate(time.Hour).Add(time.Hour)}} {
+		sa, err := pg.SourcesIn(ctx, p[0], p[1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		sb, err := dd.SourcesIn(ctx, p[0], p[1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fmt.Sprint(sa) != fmt.Sprint(sb) {
+			t.Errorf("sources in %v: postgres %v, duckdb %v", p, sa, sb)
+		}
 	}
 	in, err := ingest.New(pg, cfg)
 	if err != nil {

@@ -36,6 +36,7 @@ var migrations = []migration{
 	{To: 1, What: "the ledger: objects and claims, checkpoints, dedupe IDs, keys and owners, daily rollups, rejects", SQL: schemaV1},
 	{To: 2, What: "billing: customers' plans, finalized invoices, the commits' times", SQL: billingSchema},
 	{To: 3, What: "reconcile inputs: the dimensions dictionary, edge hits and errors in the daily rollups", SQL: reconcileSchema},
+	{To: 4, What: "source progress: each source's first and newest events, and its hours", SQL: progressSchema},
 }
 
 // schemaVersion is the version this keymeter writes.

@@ -100,6 +100,7 @@ var unsupported = map[string]string{
 	"EdgeJoinReingest":         "the edge join matches events by request ID",
 	"EdgeJoinRetraction":       "the edge join and retraction need the events",
 	"EdgeJoinRandom":           "the edge join matches events by request ID",
+	"EdgeJoinSidebySide":       "the default sources of a month with both CloudFront logs are the edge join (its SourcesIn part passes)",
 	"Reconcile":                "its default edge is the edge join, which matches events by request ID (TestReconcileOneEdgeLog checks one log against the origin)",
 }
 

@@ -317,8 +317,8 @@ func TestMigrations(t *testing.T) {
 	}
 	defer conn.Close(ctx)
 	var v string
-	if err := conn.QueryRow(ctx, `SELECT value FROM km_meta WHERE key = 'schema_version'`).Scan(&v); err != nil || v != "3" {
-		t.Errorf("schema version %q, %v; want 3", v, err)
+	if err := conn.QueryRow(ctx, `SELECT value FROM km_meta WHERE key = 'schema_version'`).Scan(&v); err != nil || v != "4" {
+		t.Errorf("schema version %q, %v; want 4", v, err)
 	}
 	if _, err := conn.Exec(ctx, `UPDATE km_meta SET value = '99' WHERE key = 'schema_version'`); err != nil {
 		t.Fatal(err)

@@ -93,6 +93,8 @@ type writer struct {
 	rereads   []string                // URIs read again from their start
 	dims      map[dimsKey]edgeOutcome // dictionary entries new in this transaction
 	dimsVals  map[dimsKey][]string
+	progress  map[dimsKey]span
+	hours     map[hourKey]bool
 }
 
 var (
@@ -143,6 +145,8 @@ func (w *writer) reset() {
 	w.rereads = nil
 	w.dims = map[dimsKey]edgeOutcome{}
 	w.dimsVals = map[dimsKey][]string{}
+	w.progress = map[dimsKey]span{}
+	w.hours = map[hourKey]bool{}
 }
 
 func (w *writer) usable() error {
@@ -221,6 +225,7 @@ func (w *writer) Write(ctx context.Context, b *keymeter.Batch) (keymeter.WriteRe
 			w.usage[rk] = u
 		}
 		u.requests++
+		w.noteProgress(b.Source, r)
 		switch w.outcome(b.Source, r) {
 		case edgeHit:
 			u.edgeHits++
@@ -403,6 +408,7 @@ func (w *writer) commit(ctx context.Context) error {
 		{"dedupe IDs", w.commitIDs},
 		{"dimensions", w.commitDims},
 		{"daily rollups", w.commitRollups},
+		{"source progress", w.commitProgress},
 		{"keys", w.commitKeys},
 		{"objects", w.commitObjects},
 		{"rejects", w.commitRejects},
