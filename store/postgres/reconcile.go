@@ -67,13 +67,9 @@ func outcomeOf(src keymeter.Source, vals []string) edgeOutcome {
 // outcome returns the edge outcome of a row: edgeHit, edgeError or
 // edgePassed.
 func (w *writer) outcome(src keymeter.Source, r *keymeter.Row) edgeOutcome {
-	k := dimsKey{src, r.Dims}
-	o, ok := w.dims[k]
-	if !ok {
-		w.s.mu.Lock()
-		o = w.s.dims[k]
-		w.s.mu.Unlock()
-	}
+	w.s.mu.Lock()
+	o := w.s.dims[dimsKey{src, r.Dims}]
+	w.s.mu.Unlock()
 	if o == edgeErrorResult {
 		if r.Status == 0 || r.Status >= 500 && r.Status <= 599 {
 			return edgeError
@@ -83,36 +79,81 @@ func (w *writer) outcome(src keymeter.Source, r *keymeter.Row) edgeOutcome {
 	return o
 }
 
-// addDims takes the batch's dimensions entries, and reads those its rows
-// refer to that neither this transaction nor the store's cache holds
-// (entries another writer stored).
-func (w *writer) addDims(ctx context.Context, b *keymeter.Batch) error {
+// storeHanded stores the dimensions entries and key fingerprints a batch
+// hands to the store, at once and in their own transaction, as DuckDB
+// does: a batch hands each entry once (keymeter.Batch.Dict), so an entry
+// must outlive a transaction that is rolled back or raced and written
+// again. An entry or key the store has is kept unchanged; an entry no
+// event refers to is harmless.
+func (w *writer) storeHanded(ctx context.Context, b *keymeter.Batch) error {
+	dims := map[dimsKey][]string{}
 	for _, e := range b.Dict {
 		if e.Kind != keymeter.DictDims {
-			continue
-		}
-		k := dimsKey{e.Source, e.ID}
-		if _, ok := w.dims[k]; ok {
 			continue
 		}
 		vals := make([]string, len(e.Values))
 		for i, v := range e.Values {
 			vals[i] = keymeter.ValidUTF8(v)
 		}
-		w.dims[k], w.dimsVals[k] = outcomeOf(e.Source, vals), vals
+		dims[dimsKey{e.Source, e.ID}] = vals
 	}
+	if len(dims) == 0 && len(b.Keys) == 0 {
+		return nil
+	}
+	keys := make([]dimsKey, 0, len(dims))
+	for k := range dims {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b dimsKey) int {
+		return cmp.Or(cmp.Compare(a.source, b.source), cmp.Compare(int64(a.id), int64(b.id)))
+	})
+	fps := slices.Clone(b.Keys)
+	slices.SortFunc(fps, func(a, b keymeter.KeyFingerprint) int { return cmp.Compare(int64(a.ID), int64(b.ID)) })
+	fps = slices.CompactFunc(fps, func(a, b keymeter.KeyFingerprint) bool { return a.ID == b.ID })
+	err := pgx.BeginFunc(ctx, w.s.pool, func(tx pgx.Tx) error {
+		for _, k := range keys {
+			if _, err := tx.Exec(ctx, `INSERT INTO dict_dims VALUES ($1, $2, $3) ON CONFLICT (source, id) DO NOTHING`,
+				int16(k.source), int64(k.id), dims[k]); err != nil {
+				return err
+			}
+		}
+		if len(fps) == 0 {
+			return nil
+		}
+		ids, prints, hints := make([]int64, len(fps)), make([]string, len(fps)), make([]string, len(fps))
+		for i, k := range fps {
+			ids[i], prints[i], hints[i] = int64(k.ID), keymeter.ValidUTF8(k.Fingerprint), keymeter.ValidUTF8(k.Hint)
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO api_keys (id, fingerprint, hint)
+			SELECT i, f, h FROM unnest($1::bigint[], $2::text[], $3::text[]) WITH ORDINALITY AS t(i, f, h, n) ORDER BY n
+			ON CONFLICT (id) DO NOTHING`, ids, prints, hints)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("write: store dictionary entries and keys: %w", err)
+	}
+	outcomes := make(map[dimsKey]edgeOutcome, len(dims))
+	for k, vals := range dims {
+		outcomes[k] = outcomeOf(k.source, vals)
+	}
+	w.s.keepDims(outcomes)
+	return nil
+}
+
+// loadDims reads the dimensions entries the batch's rows refer to that
+// the store's cache does not hold (entries another writer stored).
+func (w *writer) loadDims(ctx context.Context, b *keymeter.Batch) error {
 	var missing []int64
 	seen := map[uint64]bool{}
 	w.s.mu.Lock()
 	for i := range b.Rows {
 		id := b.Rows[i].Dims
-		k := dimsKey{b.Source, id}
-		if _, ok := w.dims[k]; ok || seen[id] {
+		if seen[id] {
 			continue
 		}
-		if _, ok := w.s.dims[k]; !ok {
+		seen[id] = true
+		if _, ok := w.s.dims[dimsKey{b.Source, id}]; !ok {
 			missing = append(missing, int64(id))
-			seen[id] = true
 		}
 	}
 	w.s.mu.Unlock()
@@ -123,17 +164,16 @@ func (w *writer) addDims(ctx context.Context, b *keymeter.Batch) error {
 	if err != nil {
 		return fmt.Errorf("write: read dimensions: %w", err)
 	}
+	defer rows.Close()
 	found := map[dimsKey]edgeOutcome{}
 	for rows.Next() {
 		var id int64
 		var vals []string
 		if err := rows.Scan(&id, &vals); err != nil {
-			rows.Close()
 			return fmt.Errorf("write: read dimensions: %w", err)
 		}
 		found[dimsKey{b.Source, uint64(id)}] = outcomeOf(b.Source, vals)
 	}
-	rows.Close()
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("write: read dimensions: %w", err)
 	}
@@ -141,8 +181,8 @@ func (w *writer) addDims(ctx context.Context, b *keymeter.Batch) error {
 	return nil
 }
 
-// keepDims adds committed dictionary entries' outcomes to the store's
-// cache (a few bytes per entry: dimensions are of low cardinality).
+// keepDims adds stored dictionary entries' outcomes to the store's
+// cache (a byte per entry: dimensions are of low cardinality).
 func (s *DB) keepDims(m map[dimsKey]edgeOutcome) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -152,28 +192,6 @@ func (s *DB) keepDims(m map[dimsKey]edgeOutcome) {
 	for k, o := range m {
 		s.dims[k] = o
 	}
-}
-
-// commitDims stores the transaction's new dictionary entries; an entry
-// the store has is kept unchanged.
-func (w *writer) commitDims(ctx context.Context, tx pgx.Tx) error {
-	if len(w.dimsVals) == 0 {
-		return nil
-	}
-	keys := make([]dimsKey, 0, len(w.dimsVals))
-	for k := range w.dimsVals {
-		keys = append(keys, k)
-	}
-	slices.SortFunc(keys, func(a, b dimsKey) int {
-		return cmp.Or(cmp.Compare(a.source, b.source), cmp.Compare(int64(a.id), int64(b.id)))
-	})
-	for _, k := range keys {
-		if _, err := tx.Exec(ctx, `INSERT INTO dict_dims VALUES ($1, $2, $3) ON CONFLICT (source, id) DO NOTHING`,
-			int16(k.source), int64(k.id), w.dimsVals[k]); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 var _ keymeter.Reconciler = (*DB)(nil)

@@ -347,7 +347,8 @@ func TestSecret(t *testing.T) {
 
 // TestKeyHandedOnce: a key is listed in the first batch that refers to
 // it (keymeter.Batch.Keys), and later batches, in later transactions,
-// refer to it by ID only.
+// refer to it by ID only, even when the first batch's transaction was
+// rolled back.
 func TestKeyHandedOnce(t *testing.T) {
 	s := open(t, freshDatabase(t))
 	defer s.Close()
@@ -356,8 +357,18 @@ func TestKeyHandedOnce(t *testing.T) {
 	for i := range events {
 		events[i].KeyID, events[i].Attribution = fp.ID, keymeter.Attributed
 	}
+	// The batch that hands the key is rolled back: the key outlives it,
+	// since its encoder will not hand it again.
+	w, err := s.NewWriter(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write(ctx, &keymeter.Batch{Source: keymeter.SourceCloudFront, Rows: events[:1], Keys: []keymeter.KeyFingerprint{fp}}); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
 	for i, b := range []*keymeter.Batch{
-		{Source: keymeter.SourceCloudFront, Rows: events[:2], Keys: []keymeter.KeyFingerprint{fp}},
+		{Source: keymeter.SourceCloudFront, Rows: events[:2]},
 		{Source: keymeter.SourceCloudFront, Rows: events[2:]},
 	} {
 		w, err := s.NewWriter(ctx)

@@ -72,9 +72,8 @@ type latencyKey struct {
 }
 
 type keySeen struct {
-	keymeter.KeyFingerprint
-	last int64 // Unix microseconds of the newest stored event; minInt64 when none
-	any  bool
+	last int64 // Unix microseconds of the newest stored event
+	any  bool  // an event of the key was stored
 }
 
 type writer struct {
@@ -90,9 +89,7 @@ type writer struct {
 	objects   []keymeter.ObjectRecord
 	rejects   []keymeter.Reject
 	checks    map[[2]string]string
-	rereads   []string                // URIs read again from their start
-	dims      map[dimsKey]edgeOutcome // dictionary entries new in this transaction
-	dimsVals  map[dimsKey][]string
+	rereads   []string // URIs read again from their start
 	progress  map[dimsKey]span
 	hours     map[hourKey]bool
 }
@@ -143,8 +140,6 @@ func (w *writer) reset() {
 	w.objects, w.rejects = nil, nil
 	w.checks = map[[2]string]string{}
 	w.rereads = nil
-	w.dims = map[dimsKey]edgeOutcome{}
-	w.dimsVals = map[dimsKey][]string{}
 	w.progress = map[dimsKey]span{}
 	w.hours = map[hourKey]bool{}
 }
@@ -175,16 +170,11 @@ func (w *writer) Write(ctx context.Context, b *keymeter.Batch) (keymeter.WriteRe
 	if err := w.loadIDs(ctx, b); err != nil {
 		return res, err
 	}
-	if err := w.addDims(ctx, b); err != nil {
+	if err := w.storeHanded(ctx, b); err != nil {
 		return res, err
 	}
-	for _, k := range b.Keys {
-		if _, ok := w.keys[k.ID]; !ok {
-			w.keys[k.ID] = &keySeen{KeyFingerprint: keymeter.KeyFingerprint{
-				ID: k.ID, Fingerprint: keymeter.ValidUTF8(k.Fingerprint), Hint: keymeter.ValidUTF8(k.Hint)}}
-		} else if ks := w.keys[k.ID]; ks.Fingerprint == "" {
-			ks.Fingerprint, ks.Hint = keymeter.ValidUTF8(k.Fingerprint), keymeter.ValidUTF8(k.Hint)
-		}
+	if err := w.loadDims(ctx, b); err != nil {
+		return res, err
 	}
 	for i := range b.Rows {
 		r := &b.Rows[i]
@@ -206,12 +196,11 @@ func (w *writer) Write(ctx context.Context, b *keymeter.Batch) (keymeter.WriteRe
 			}
 			res.UnattributedByDay[keymeter.DayAttribution{Day: day, Attribution: r.Attribution}]++
 		} else {
-			// A key handed to the store in an earlier batch is not listed
-			// again (keymeter.Batch.Keys): it is known, without its
-			// fingerprint, and only its last seen time moves on.
+			// The key was stored when a batch handed it (storeHanded), in
+			// this transaction or before: only its last seen time moves on.
 			ks := w.keys[r.KeyID]
 			if ks == nil {
-				ks = &keySeen{KeyFingerprint: keymeter.KeyFingerprint{ID: r.KeyID}}
+				ks = &keySeen{}
 				w.keys[r.KeyID] = ks
 			}
 			if !ks.any || r.Time > ks.last {
@@ -378,9 +367,7 @@ func (w *writer) Commit(ctx context.Context) error {
 		return err
 	}
 	// The next transaction reads the IDs it meets again, so that memory
-	// holds one transaction's IDs however long the writer lives. The
-	// dictionary entries committed are the store's.
-	w.s.keepDims(w.dims)
+	// holds one transaction's IDs however long the writer lives.
 	w.reset()
 	return nil
 }
@@ -406,7 +393,6 @@ func (w *writer) commit(ctx context.Context) error {
 	}{
 		{"rereads", w.commitRereads},
 		{"dedupe IDs", w.commitIDs},
-		{"dimensions", w.commitDims},
 		{"daily rollups", w.commitRollups},
 		{"source progress", w.commitProgress},
 		{"keys", w.commitKeys},
@@ -560,10 +546,9 @@ func (w *writer) commitRollups(ctx context.Context, tx pgx.Tx) error {
 	return nil
 }
 
-// commitKeys adds the keys the transaction saw with their fingerprints,
-// and moves the last seen time of those it saw on, in ID order: first
-// the keys listed with their fingerprint (added when new), then those
-// handed to the store by an earlier transaction.
+// commitKeys moves the last seen time of the keys whose events the
+// transaction stored on, in ID order. Every key was stored when a batch
+// handed it (storeHanded); one that was not is an error of the caller.
 func (w *writer) commitKeys(ctx context.Context, tx pgx.Tx) error {
 	if len(w.keys) == 0 {
 		return nil
@@ -573,47 +558,19 @@ func (w *writer) commitKeys(ctx context.Context, tx pgx.Tx) error {
 		ids = append(ids, id)
 	}
 	slices.SortFunc(ids, func(a, b uint64) int { return cmp.Compare(int64(a), int64(b)) })
-	var keyIDs, known []int64
-	var fps, hints []string
-	var last, knownLast []*time.Time
-	for _, id := range ids {
-		k := w.keys[id]
-		var t *time.Time
-		if k.any {
-			u := time.UnixMicro(k.last).UTC()
-			t = &u
-		}
-		if k.Fingerprint == "" {
-			known, knownLast = append(known, int64(id)), append(knownLast, t)
-			continue
-		}
-		keyIDs, fps, hints, last = append(keyIDs, int64(id)), append(fps, k.Fingerprint), append(hints, k.Hint), append(last, t)
+	keyIDs := make([]int64, len(ids))
+	last := make([]time.Time, len(ids))
+	for i, id := range ids {
+		keyIDs[i], last[i] = int64(id), time.UnixMicro(w.keys[id].last).UTC()
 	}
-	if len(keyIDs) > 0 {
-		_, err := tx.Exec(ctx, `INSERT INTO api_keys AS k (id, fingerprint, hint, last_seen)
-			SELECT i, f, h, l FROM unnest($1::bigint[], $2::text[], $3::text[], $4::timestamptz[]) WITH ORDINALITY AS t(i, f, h, l, n)
-			ORDER BY n
-			ON CONFLICT (id) DO UPDATE SET last_seen = GREATEST(k.last_seen, excluded.last_seen)
-			WHERE excluded.last_seen IS NOT NULL AND (k.last_seen IS NULL OR excluded.last_seen > k.last_seen)`,
-			keyIDs, fps, hints, last)
-		if err != nil {
-			return err
-		}
+	tag, err := tx.Exec(ctx, `UPDATE api_keys AS k SET last_seen = GREATEST(k.last_seen, t.l)
+		FROM (SELECT * FROM unnest($1::bigint[], $2::timestamptz[]) WITH ORDINALITY AS u(i, l, n) ORDER BY n) t
+		WHERE k.id = t.i`, keyIDs, last)
+	if err != nil {
+		return err
 	}
-	if len(known) > 0 {
-		_, err := tx.Exec(ctx, `UPDATE api_keys AS k SET last_seen = GREATEST(k.last_seen, t.l)
-			FROM unnest($1::bigint[], $2::timestamptz[]) AS t(i, l)
-			WHERE k.id = t.i AND t.l IS NOT NULL AND (k.last_seen IS NULL OR t.l > k.last_seen)`, known, knownLast)
-		if err != nil {
-			return err
-		}
-		var missing int64
-		if err := tx.QueryRow(ctx, `SELECT count(*) FROM unnest($1::bigint[]) AS t(i) WHERE NOT EXISTS (SELECT 1 FROM api_keys k WHERE k.id = t.i)`, known).Scan(&missing); err != nil {
-			return err
-		}
-		if missing > 0 {
-			return fmt.Errorf("%d keys the rows refer to were never handed to the store with their fingerprints", missing)
-		}
+	if tag.RowsAffected() != int64(len(ids)) {
+		return fmt.Errorf("%d of the keys the rows refer to were never handed to the store with their fingerprints", int64(len(ids))-tag.RowsAffected())
 	}
 	return nil
 }
