@@ -43,6 +43,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"Reconcile", testReconcile},
 		{"UnattributedByDay", testUnattributedByDay},
 		{"Checkpoints", testCheckpoints},
+		{"Tokens", testTokens},
 	}
 	tests = append(tests, billingTests...)
 	tests = append(tests, historyTests...)
