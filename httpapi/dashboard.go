@@ -1,0 +1,3 @@
+package httpapi
+
+func (s *server) routesDashboard() error { return nil }
