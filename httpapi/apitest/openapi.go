@@ -26,7 +26,7 @@ type Doc struct {
 
 // Operation is one method of a path.
 type Operation struct {
-	OperationID string              `json:"operationId"`
+	OperationID string                 `json:"operationId"`
 	Responses   map[string]DocResponse `json:"responses"`
 }
 
