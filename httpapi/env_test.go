@@ -19,8 +19,8 @@ import (
 )
 
 // sampleNow is the tests' clock: October 2025 is the current period, with
-// the sample's logs (1, 11 and 21 October) in it.
-var sampleNow = time.Date(2025, 10, 25, 12, 0, 0, 0, time.UTC)
+// the sample's logs (1 to 30 October) in it.
+var sampleNow = time.Date(2025, 10, 31, 12, 0, 0, 0, time.UTC)
 
 // env is the API over a real DuckDB store that holds the sample data
 // (testdata/sample: keys imported, logs ingested with the service, as

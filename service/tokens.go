@@ -58,7 +58,7 @@ func (p Principal) Scope(customer string) (string, error) {
 	case customer == "" || customer == p.Customer:
 		return p.Customer, nil
 	}
-	return "", keymeter.Errorf(keymeter.EFORBIDDEN, "this token may not see customer %q", customer)
+	return "", keymeter.Errorf(keymeter.EFORBIDDEN, "a customer's token sees only its own customer")
 }
 
 // NewToken is a token just made: the only time its secret exists

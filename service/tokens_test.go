@@ -45,7 +45,7 @@ func TestTokens(t *testing.T) {
 		t.Errorf("customer scope of everyone: %q, %v", got, err)
 	}
 	_, err = p.Scope("customer-99")
-	wantCode(t, "customer scope of another", err, keymeter.EFORBIDDEN, "customer-99")
+	wantCode(t, "customer scope of another", err, keymeter.EFORBIDDEN, "own customer")
 	wantCode(t, "customer as admin", p.RequireAdmin(), keymeter.EFORBIDDEN, "")
 
 	wrong := admin.Secret[:len(admin.Secret)-1] + "0"
