@@ -276,7 +276,7 @@ func (s *server) newUsageView(ctx context.Context, period dashboard.Range, custo
 	u := &usageView{s: s, ctx: ctx, period: period, source: src, customer: customer}
 	// One point per day of the period, up to today.
 	end := period.To
-	if today := s.now().UTC().Truncate(24 * time.Hour).AddDate(0, 0, 1); today.Before(end) {
+	if today := s.now().UTC().Truncate(24*time.Hour).AddDate(0, 0, 1); today.Before(end) {
 		end = today
 	}
 	for d := period.From.UTC().Truncate(24 * time.Hour); d.Before(end); d = d.AddDate(0, 0, 1) {
