@@ -334,3 +334,10 @@ func flipLast(token string) string {
 	}
 	return token[:len(token)-1] + last
 }
+
+// TestSuite runs apitest.Run, the checks the end-to-end tests run against
+// the real binary, against the httptest server.
+func TestSuite(t *testing.T) {
+	e := newEnv(t)
+	apitest.Run(t, e.client(""), apitest.Tokens{Admin: e.admin, Customer: e.acme, CustomerName: "acme", Other: "globex", Period: "2025-10"})
+}
