@@ -14,6 +14,7 @@ import (
 
 	"github.com/keymeter/keymeter"
 	"github.com/keymeter/keymeter/billing/invoice"
+	"github.com/keymeter/keymeter/httpapi/dashboard"
 	"github.com/keymeter/keymeter/report"
 	"github.com/keymeter/keymeter/service"
 )
@@ -242,20 +243,22 @@ func invoiceFormat(r *http.Request) (string, error) {
 
 // writeInvoices writes invoice documents as json (a page of documents,
 // or one document when one), csv or html: keymeter invoice --format.
-func writeInvoices(w http.ResponseWriter, format string, docs [][]byte, one bool, page pageRequest) error {
+func writeInvoices(w http.ResponseWriter, p service.Principal, format string, docs [][]byte, one bool, page pageRequest) error {
 	var b bytes.Buffer
 	switch format {
+	case "html":
+		// The printable page, with its inline styles allowed by hash only;
+		// it checks the documents' customers against the viewer again.
+		v := dashboard.AdminViewer("")
+		if !p.Admin() {
+			v = dashboard.PortalViewer(p.Customer, "")
+		}
+		return dashboard.PrintInvoice(w, v, docs...)
 	case "csv":
 		if err := invoice.WriteCSV(&b, docs); err != nil {
 			return err
 		}
 		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
-	case "html":
-		if err := invoice.WriteHTML(&b, docs); err != nil {
-			return err
-		}
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'")
 	default:
 		if one {
 			return writeJSONBytes(w, http.StatusOK, report.Invoices(docs, true))
@@ -293,7 +296,7 @@ func (s *server) invoices(w http.ResponseWriter, r *http.Request, p service.Prin
 	if err != nil {
 		return err
 	}
-	return writeInvoices(w, format, set.Documents, false, page)
+	return writeInvoices(w, p, format, set.Documents, false, page)
 }
 
 // invoice: GET /api/v1/customers/{customer}/invoices/{month}: one
@@ -315,7 +318,7 @@ func (s *server) invoice(w http.ResponseWriter, r *http.Request, p service.Princ
 	if err != nil {
 		return err
 	}
-	return writeInvoices(w, format, set.Documents, true, pageRequest{})
+	return writeInvoices(w, p, format, set.Documents, true, pageRequest{})
 }
 
 // finalInvoices: GET /api/v1/invoices/final?customer=, every finalized

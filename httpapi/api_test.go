@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/keymeter/keymeter"
+	"github.com/keymeter/keymeter/billing/invoice"
 	"github.com/keymeter/keymeter/httpapi"
 	"github.com/keymeter/keymeter/httpapi/apitest"
 	"github.com/keymeter/keymeter/report"
@@ -154,6 +155,14 @@ func TestCustomerScope(t *testing.T) {
 	var doc map[string]any
 	if err := json.Unmarshal(one.Body, &doc); err != nil || doc["customer"] != "acme" {
 		t.Errorf("acme's invoice: %v %s", err, one.Body)
+	}
+	html := acme.Get(t, "/api/v1/customers/acme/invoices/2025-10?format=html").Want(t, "acme html", http.StatusOK)
+	var wantHTML bytes.Buffer
+	if err := invoice.WriteHTML(&wantHTML, [][]byte{one.Body}); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(html.Body, wantHTML.Bytes()) || !strings.Contains(html.Header.Get("Content-Security-Policy"), "'sha256-") {
+		t.Errorf("acme's printable invoice is not invoice --format html's, or its policy allows more than its styles: %q", html.Header.Get("Content-Security-Policy"))
 	}
 	csv := acme.Get(t, "/api/v1/customers/acme/invoices/2025-10?format=csv").Want(t, "acme csv", http.StatusOK)
 	if !bytes.Contains(csv.Body, []byte("acme")) || bytes.Contains(csv.Body, []byte("globex")) {
