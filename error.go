@@ -13,6 +13,12 @@ const (
 	ECONFLICT = "conflict"  // the request contradicts stored state
 	EPARTIAL  = "partial"   // the run finished, but some inputs could not be read
 	EINTERNAL = "internal"  // a bug or an unexpected failure
+	// EUNAUTHORIZED: no credentials, or credentials that are not valid
+	// (an unknown or revoked token).
+	EUNAUTHORIZED = "unauthorized"
+	// EFORBIDDEN: valid credentials that do not allow the request (a
+	// customer's token asking for another customer or an admin operation).
+	EFORBIDDEN = "forbidden"
 )
 
 // Error is an application error: something a user can act on, with a code

@@ -205,3 +205,13 @@ func Invoices(docs [][]byte, one bool) []byte {
 	b.WriteString("\n]\n")
 	return b.Bytes()
 }
+
+// Tokens lays out API tokens: their IDs and scopes, never a secret or
+// a hash. An admin token's customer is null.
+func Tokens(tokens []keymeter.Token) *Table {
+	t := &Table{Columns: []string{"id", "customer", "created_at", "revoked_at"}}
+	for _, tok := range tokens {
+		t.Rows = append(t.Rows, []Cell{Text(tok.ID), OptText(tok.Customer, tok.Customer == ""), Time(tok.CreatedAt), Time(tok.RevokedAt)})
+	}
+	return t
+}

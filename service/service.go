@@ -93,6 +93,9 @@ type Stores struct {
 	Invoices keymeter.InvoiceStore
 	// Rejects lists rejected records.
 	Rejects keymeter.RejectLister
+	// Tokens keeps the HTTP API's tokens; when nil, the tokens operations
+	// use Ingest if it is a keymeter.TokenStore.
+	Tokens keymeter.TokenStore
 	// SQL runs ad-hoc queries (opened with Query access).
 	SQL keymeter.SQLQuerier
 	// Close releases the store; nil when there is nothing to release.

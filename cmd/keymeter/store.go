@@ -34,6 +34,7 @@ var (
 	_ keymeter.ProgressReader   = (*duckdb.DB)(nil)
 	_ keymeter.CheckpointReader = (*duckdb.DB)(nil)
 	_ keymeter.BillingStore     = (*duckdb.DB)(nil)
+	_ keymeter.TokenStore       = (*duckdb.DB)(nil)
 )
 
 // service returns the application's operations over the store of cfg,
@@ -63,7 +64,7 @@ func (cfg *Config) open(ctx context.Context, access service.Access) (*service.St
 	}
 	return &service.Stores{
 		Ingest: db, Secrets: db, Usage: db, Meters: db, Queries: db, Coverage: db, Reconciler: db,
-		Keys: db, Customers: db, Invoices: db, Rejects: db, SQL: db,
+		Keys: db, Customers: db, Invoices: db, Rejects: db, SQL: db, Tokens: db,
 		Close: db.Close,
 	}, nil
 }

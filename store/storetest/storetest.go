@@ -57,6 +57,7 @@ func RunWith(t *testing.T, newStore NewStore, opts Options) {
 		{"Reconcile", testReconcile},
 		{"UnattributedByDay", testUnattributedByDay},
 		{"Checkpoints", testCheckpoints},
+		{"Tokens", testTokens},
 	}
 	tests = append(tests, billingTests...)
 	tests = append(tests, historyTests...)
