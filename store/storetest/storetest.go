@@ -57,6 +57,7 @@ func Run(t *testing.T, newStore NewStore) {
 			tt.fn(t, s)
 		})
 	}
+	t.Run("Alerts", func(t *testing.T) { runAlerts(t, newStore) })
 }
 
 var ctx = context.Background()
