@@ -41,6 +41,7 @@ func (m *Main) service(cfg *Config) *service.Service {
 		Settle:     cfg.settle(),
 		Grace:      cfg.grace(),
 		SecretFile: cfg.secretPath(),
+		Alerts:     cfg.alertsLoader(m.Getenv),
 	}
 }
 
@@ -59,7 +60,7 @@ func (cfg *Config) open(ctx context.Context, access service.Access) (*service.St
 	}
 	return &service.Stores{
 		Ingest: db, Secrets: db, Usage: db, Meters: db, Coverage: db, Reconciler: db,
-		Keys: db, Customers: db, Invoices: db, Rejects: db, SQL: db,
+		Keys: db, Customers: db, Invoices: db, Rejects: db, SQL: db, Alerts: db,
 		Close: db.Close,
 	}, nil
 }
