@@ -283,11 +283,13 @@ func (d *Deliverer) attempt(ctx context.Context, m *Message) error {
 	} else {
 		// The request ends before the claim does, so that no other
 		// deliverer can claim the message while it is under way.
-		deadline := now.Add(p.Timeout)
-		if !m.ClaimedUntil.IsZero() && m.ClaimedUntil.Before(deadline) {
-			deadline = m.ClaimedUntil
+		// The bound is a duration, so that it holds on the real clock
+		// whatever d.now says.
+		timeout := p.Timeout
+		if !m.ClaimedUntil.IsZero() {
+			timeout = min(timeout, m.ClaimedUntil.Sub(now))
 		}
-		rctx, cancel := context.WithDeadline(ctx, deadline)
+		rctx, cancel := context.WithTimeout(ctx, timeout)
 		a.Status, err = d.post(rctx, m, secret, now, m.Attempts+1)
 		cancel()
 	}
