@@ -104,6 +104,20 @@ func (a *alertsConfig) problems() []string {
 				rules[i].Rearm = v
 			}
 		}
+		if rules[i].Kind == alert.Quantity {
+			// A quantity may be a fraction of the meter's unit (0.5 GB):
+			// whether it is a whole number of bytes is checked with the
+			// billing config. Scaled by one power of ten, the values keep
+			// their order.
+			scale := rules[i].Rearm.Scale()
+			for _, t := range rules[i].Thresholds {
+				scale = max(scale, t.Scale())
+			}
+			for j := range rules[i].Thresholds {
+				rules[i].Thresholds[j] = rules[i].Thresholds[j].Shift(scale)
+			}
+			rules[i].Rearm = rules[i].Rearm.Shift(scale)
+		}
 		switch {
 		case r.SecretFile == "" && r.SecretEnv == "":
 			out = append(out, where+": secret: missing: give secret_file (a file holding it) or secret_env (a variable holding it)")
