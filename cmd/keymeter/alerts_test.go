@@ -346,3 +346,30 @@ func TestAlertsKill(t *testing.T) {
 		}
 	}
 }
+
+// TestAlertTotalsBeyond64Bits: a period-to-date quantity beyond 64 bits
+// cannot be evaluated by alert (int64 totals): ingest fails with a clear
+// EINVALID error naming the customer and meter, and commits nothing,
+// rather than wrapping the total around.
+func TestAlertTotalsBeyond64Bits(t *testing.T) {
+	c := newCLI(t)
+	c.env["HOOK_SECRET"] = testHookSecret
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "billing.yaml"), hugeBillingYAML)
+	writeFile(t, filepath.Join(dir, "keymeter.yaml"), `billing: billing.yaml
+alerts:
+  rules:
+    - {name: acme-egress, customer: acme, meter: egress, kind: quantity, thresholds: ["1000"], url: "http://127.0.0.1:9/hook", secret_env: HOOK_SECRET}
+`)
+	cfg := filepath.Join(dir, "keymeter.yaml")
+	writeFile(t, filepath.Join(dir, "keys.csv"), "customer,api_key\nacme,"+hugeKey+"\n")
+	c.ok("keys", "import", filepath.Join(dir, "keys.csv"), "--config", cfg)
+	writeFile(t, filepath.Join(dir, "logs", "E2EXAMPLE.2025-10-01-10.a1"), hugeLines(24, 2, hugeKey))
+	r := c.run("ingest", "--quiet", filepath.Join(dir, "logs"), "--config", cfg)
+	if r.code != exitUsage || !strings.Contains(r.stderr, `customer "acme", meter "egress": the period-to-date quantity 23999999999999999976 in 2025-10 is too large for alerts`) {
+		t.Fatalf("ingest beyond 64 bits with an alert rule: exit %d, %s", r.code, r.stderr)
+	}
+	if out := c.ok("usage", "--from", "2025-10", "--format", "csv"); strings.Count(out, "\n") != 1 {
+		t.Errorf("the failed run stored events:\n%s", out)
+	}
+}
