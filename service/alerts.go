@@ -91,7 +91,8 @@ type alertHook struct {
 	now   func() time.Time
 }
 
-// InCommit implements ingest.CommitHook.
+// InCommit implements ingest.CommitHook. Customers whose periods have
+// the same bounds, on the same plan, are totalled by one query.
 func (h *alertHook) InCommit(ctx context.Context, w keymeter.Preparer, first, last time.Time) error {
 	aw, ok := w.(alertWriter)
 	if !ok {
@@ -100,40 +101,64 @@ func (h *alertHook) InCommit(ctx context.Context, w keymeter.Preparer, first, la
 	tx := aw.AlertTx()
 	at := h.now().UTC()
 	cfg := h.setup.billing
+	type member struct {
+		a *billing.Assignment
+		p billing.Period
+	}
+	type bucket struct {
+		plan     string
+		from, to time.Time
+	}
+	groups := map[bucket][]member{}
+	var order []bucket
 	for i := range cfg.Customers {
 		a := &cfg.Customers[i]
 		if !slices.ContainsFunc(h.rules, func(r alert.Rule) bool { return r.Customer == a.Customer || (r.Customer == "" && r.Plan == a.Plan) }) {
 			continue
 		}
-		plan, ok := cfg.Plan(a.Plan)
-		if !ok {
+		if _, ok := cfg.Plan(a.Plan); !ok {
 			continue // the setup reported it
 		}
-		specs := h.specs(plan, a)
 		for p, err := range periodsIn(a, first, last) {
 			if err != nil {
 				return err
 			}
-			in, err := alertInput(ctx, w, a, plan, p, specs, at)
+			k := bucket{a.Plan, p.ActiveStart, p.End}
+			if _, ok := groups[k]; !ok {
+				order = append(order, k)
+			}
+			groups[k] = append(groups[k], member{a, p})
+		}
+	}
+	for _, k := range order {
+		plan, _ := cfg.Plan(k.plan)
+		members := groups[k]
+		q := keymeter.MeterQuery{From: k.from, To: k.to, Meters: h.specs(plan)}
+		if len(members) == 1 {
+			q.Customer = members[0].a.Customer
+		}
+		rows, err := w.MeterTotals(ctx, q)
+		if err != nil {
+			return fmt.Errorf("period-to-date totals of plan %s from %s: %w", k.plan, k.from.Format(time.RFC3339), err)
+		}
+		for _, m := range members {
+			in, err := alertInput(m.a, plan, m.p, rows, at)
 			if err != nil {
 				return err
 			}
 			if _, err := alert.Apply(ctx, tx, h.rules, in); err != nil {
-				return fmt.Errorf("alerts of %s in %s: %w", a.Customer, p.Month, err)
+				return fmt.Errorf("alerts of %s in %s: %w", m.a.Customer, m.p.Month, err)
 			}
 		}
 	}
 	return nil
 }
 
-// specs returns the store queries of the meters the plan prices and the
-// meters a rule for a's customer watches.
-func (h *alertHook) specs(plan *billing.Plan, a *billing.Assignment) []keymeter.MeterSpec {
+// specs returns the store queries of the meters the plan prices and of
+// every other meter a rule watches.
+func (h *alertHook) specs(plan *billing.Plan) []keymeter.MeterSpec {
 	specs := meterSpecs(plan)
 	for _, r := range h.rules {
-		if r.Customer != a.Customer && (r.Customer != "" || r.Plan != a.Plan) {
-			continue
-		}
 		if slices.ContainsFunc(specs, func(s keymeter.MeterSpec) bool { return s.Name == r.Meter }) {
 			continue
 		}
@@ -175,16 +200,15 @@ func periodsIn(a *billing.Assignment, first, last time.Time) func(yield func(bil
 	}
 }
 
-// alertInput reads the customer's period-to-date totals in p from the
-// prepared transaction w and returns them as alert.Values.
-func alertInput(ctx context.Context, w keymeter.Preparer, a *billing.Assignment, plan *billing.Plan, p billing.Period,
-	specs []keymeter.MeterSpec, at time.Time) (alert.Input, error) {
-	rows, err := w.MeterTotals(ctx, keymeter.MeterQuery{From: p.ActiveStart, To: p.End, Customer: a.Customer, Meters: specs})
-	if err != nil {
-		return alert.Input{}, fmt.Errorf("period-to-date totals of %s in %s: %w", a.Customer, p.Month, err)
-	}
-	raw := make(map[string]int64, len(rows))
+// alertInput returns a's period-to-date values in p from the totals of
+// the prepared transaction (rows, of any customers), as alert.Values.
+// A total beyond 64 bits is an EINVALID error: alert compares int64s.
+func alertInput(a *billing.Assignment, plan *billing.Plan, p billing.Period, rows []keymeter.MeterTotal, at time.Time) (alert.Input, error) {
+	raw := map[string]int64{}
 	for _, r := range rows {
+		if r.Customer != a.Customer {
+			continue
+		}
 		q, ok := r.Quantity.Int64()
 		if !ok {
 			return alert.Input{}, keymeter.Errorf(keymeter.EINVALID, "customer %q, meter %q: the period-to-date quantity %s in %s is too large for alerts (above 2^63-1)",
