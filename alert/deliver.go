@@ -283,11 +283,13 @@ func (d *Deliverer) attempt(ctx context.Context, m *Message) error {
 	} else {
 		// The request ends before the claim does, so that no other
 		// deliverer can claim the message while it is under way.
-		deadline := now.Add(p.Timeout)
-		if !m.ClaimedUntil.IsZero() && m.ClaimedUntil.Before(deadline) {
-			deadline = m.ClaimedUntil
+		// The bound is a duration, so that it holds on the real clock
+		// whatever d.now says.
+		timeout := p.Timeout
+		if !m.ClaimedUntil.IsZero() {
+			timeout = min(timeout, m.ClaimedUntil.Sub(now))
 		}
-		rctx, cancel := context.WithDeadline(ctx, deadline)
+		rctx, cancel := context.WithTimeout(ctx, timeout)
 		a.Status, err = d.post(rctx, m, secret, now, m.Attempts+1)
 		cancel()
 	}
@@ -370,4 +372,59 @@ func (d *Deliverer) post(ctx context.Context, m *Message, secret []byte, now tim
 		return resp.StatusCode, fmt.Errorf("HTTP %d: redirect to %s not followed", resp.StatusCode, loc)
 	}
 	return resp.StatusCode, fmt.Errorf("HTTP %d %s", resp.StatusCode, http.StatusText(resp.StatusCode))
+}
+
+// Drain makes one pass over the outbox: it delivers the messages due now,
+// up to Policy.Workers at a time, until none is due, and returns the
+// counts of what it did (Stats as of its start subtracted). A message
+// whose attempt fails is due again only later (its retry is at least
+// half of BaseDelay away), and one claimed twice in a pass is not
+// attempted again by it. It returns an error when the outbox fails, the
+// attempts under way being finished and recorded first; ctx done stops
+// it between claims.
+func (d *Deliverer) Drain(ctx context.Context) (Stats, error) {
+	p := d.policy
+	before := d.Stats()
+	tried := map[string]bool{}
+	for ctx.Err() == nil {
+		msgs, err := d.outbox.Claim(ctx, d.now(), p.Workers, p.Lease)
+		if err != nil {
+			if ctx.Err() != nil {
+				break
+			}
+			return d.since(before), fmt.Errorf("claim alert messages: %w", err)
+		}
+		var fresh []Message
+		for _, m := range msgs {
+			if !tried[m.Key] {
+				tried[m.Key] = true
+				fresh = append(fresh, m)
+			}
+		}
+		if len(fresh) == 0 {
+			break
+		}
+		var wg sync.WaitGroup
+		errs := make([]error, len(fresh))
+		for i := range fresh {
+			wg.Go(func() { errs[i] = d.attempt(context.WithoutCancel(ctx), &fresh[i]) })
+		}
+		wg.Wait()
+		if err := errors.Join(errs...); err != nil {
+			return d.since(before), err
+		}
+	}
+	return d.since(before), nil
+}
+
+// since returns the Stats counted after before.
+func (d *Deliverer) since(before Stats) Stats {
+	s := d.Stats()
+	return Stats{
+		Attempts:  s.Attempts - before.Attempts,
+		Delivered: s.Delivered - before.Delivered,
+		Failed:    s.Failed - before.Failed,
+		Dead:      s.Dead - before.Dead,
+		LeaseLost: s.LeaseLost - before.LeaseLost,
+	}
 }

@@ -69,6 +69,22 @@ type Config struct {
 	// (when the Writer is a keymeter.Preparer) and the run's summary just
 	// before the commit; an error rolls the run back.
 	Check func(ctx context.Context, tx keymeter.Preparer, sum *Summary) error
+	// OnCommit, when set, runs inside the transaction of every commit
+	// that stores or retracts events, just before it commits: the
+	// alerts' evaluation (see CommitHook). The Writer must then be a
+	// keymeter.Preparer. An error rolls the commit back and ends the run.
+	OnCommit CommitHook
+}
+
+// CommitHook is what a run does inside each commit's transaction, so
+// that what it derives from the data commits with the data.
+type CommitHook interface {
+	// InCommit is called with the run's writer, prepared (everything
+	// written is in its open transaction, and its MeterTotals count it),
+	// and the span [first, last] of event time of the events the
+	// transaction stores or retracts. It may write through the writer's
+	// own abilities; the commit follows when it returns nil.
+	InCommit(ctx context.Context, w keymeter.Preparer, first, last time.Time) error
 }
 
 func (c *Config) setDefaults() {

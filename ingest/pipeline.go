@@ -195,6 +195,12 @@ type sink struct {
 	// changed says to widen Summary.Changed to the events stored
 	// (Config.Reprocess).
 	changed bool
+	// hook runs inside each commit (Config.OnCommit); span is the event
+	// time, in Unix microseconds, of the rows written since the last
+	// commit, when hook is set.
+	hook     CommitHook
+	span     [2]int64
+	spanRows bool
 
 	pending      int  // rows and rejects written since the last commit
 	pendingBytes int  // bytes of their reject text
@@ -202,7 +208,7 @@ type sink struct {
 }
 
 func (in *Ingester) newSink(w keymeter.Writer, pool batchPool, sum *Summary, commitRows int) *sink {
-	return &sink{w: w, pool: pool, sum: sum, committed: *sum, commitRows: commitRows, progress: in.cfg.Progress}
+	return &sink{w: w, pool: pool, sum: sum, committed: *sum, commitRows: commitRows, progress: in.cfg.Progress, hook: in.cfg.OnCommit}
 }
 
 // write writes a chunk's events and rejects, read from what (named in
@@ -211,8 +217,8 @@ func (in *Ingester) newSink(w keymeter.Writer, pool batchPool, sum *Summary, com
 func (s *sink) write(ctx context.Context, c chunk, what string) (keymeter.WriteResult, error) {
 	var res keymeter.WriteResult
 	if b := c.batch; b != nil {
-		var first, last int64 // the batch's span of event time, for Summary.Changed
-		if s.changed && len(b.Rows) > 0 {
+		var first, last int64 // the batch's span of event time, for Summary.Changed and the hook
+		if (s.changed || s.hook != nil) && len(b.Rows) > 0 {
 			first, last = b.Rows[0].Time, b.Rows[0].Time
 			for i := range b.Rows {
 				first, last = min(first, b.Rows[i].Time), max(last, b.Rows[i].Time)
@@ -227,6 +233,13 @@ func (s *sink) write(ctx context.Context, c chunk, what string) (keymeter.WriteR
 		}
 		if s.changed && res.Stored > 0 {
 			s.sum.widen(time.UnixMicro(first).UTC(), time.UnixMicro(last).UTC())
+		}
+		if s.hook != nil && res.Stored > 0 {
+			if !s.spanRows {
+				s.span, s.spanRows = [2]int64{first, last}, true
+			} else {
+				s.span = [2]int64{min(s.span[0], first), max(s.span[1], last)}
+			}
 		}
 		s.sum.add(res)
 		s.pending += rows
@@ -262,11 +275,50 @@ func (s *sink) due() bool {
 
 // commit commits what was written and remembers the Summary as of it.
 func (s *sink) commit(ctx context.Context) error {
+	if err := s.inCommit(ctx); err != nil {
+		return err
+	}
 	if err := s.w.Commit(ctx); err != nil {
 		return err
 	}
+	s.spanRows = false
 	s.pending, s.pendingBytes, s.dirty = 0, 0, false
 	s.committed = *s.sum
+	return nil
+}
+
+// inCommit runs the commit hook, when there is one and the transaction
+// stores or retracts events, inside the prepared transaction. An error
+// rolls the transaction back (the writer's Close does).
+func (s *sink) inCommit(ctx context.Context) error {
+	if s.hook == nil {
+		return nil
+	}
+	var first, last time.Time
+	if s.spanRows {
+		first, last = time.UnixMicro(s.span[0]).UTC(), time.UnixMicro(s.span[1]).UTC()
+	}
+	if s.changed && !s.sum.Changed[0].IsZero() {
+		if first.IsZero() || s.sum.Changed[0].Before(first) {
+			first = s.sum.Changed[0]
+		}
+		if s.sum.Changed[1].After(last) {
+			last = s.sum.Changed[1]
+		}
+	}
+	if first.IsZero() {
+		return nil
+	}
+	p, ok := s.w.(keymeter.Preparer)
+	if !ok {
+		return keymeter.Errorf(keymeter.EINVALID, "this store cannot run a hook inside its commits")
+	}
+	if err := p.Prepare(ctx); err != nil {
+		return err
+	}
+	if err := s.hook.InCommit(ctx, p, first, last); err != nil {
+		return fmt.Errorf("in the commit: %w", err)
+	}
 	return nil
 }
 

@@ -120,6 +120,15 @@ func (s *Service) ingester(ctx context.Context, st *Stores, cfg ingest.Config) (
 	if cfg.Now == nil {
 		cfg.Now = s.now
 	}
+	if cfg.OnCommit == nil {
+		hook, err := s.alertHook(ctx, st)
+		if err != nil {
+			return nil, err
+		}
+		if hook != nil {
+			cfg.OnCommit = hook
+		}
+	}
 	return ingest.New(st.Ingest, cfg)
 }
 

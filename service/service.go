@@ -42,6 +42,10 @@ type Service struct {
 	// SecretFile is the file of the fingerprint secret, created on first
 	// use (see Secret).
 	SecretFile string
+	// Alerts returns the alert rules and their delivery settings, loaded
+	// on first use; nil, or a nil *Alerts, when there are none. With
+	// rules, every ingest evaluates them in each commit (see alerts.go).
+	Alerts func() (*Alerts, error)
 }
 
 // Access says what an operation does with the store it opens.
@@ -98,6 +102,8 @@ type Stores struct {
 	Tokens keymeter.TokenStore
 	// SQL runs ad-hoc queries (opened with Query access).
 	SQL keymeter.SQLQuerier
+	// Alerts keeps the alert state and the webhook outbox.
+	Alerts AlertStore
 	// Close releases the store; nil when there is nothing to release.
 	Close func() error
 }

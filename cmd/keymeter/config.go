@@ -68,6 +68,9 @@ type Config struct {
 	// which usage and invoice warn that what they count from real-time
 	// records is short.
 	CoverageThreshold string `yaml:"coverage_threshold"`
+	// Alerts are the alert rules and how their webhooks are delivered
+	// (see config_alerts.go).
+	Alerts alertsConfig `yaml:"alerts"`
 
 	path string // the config file read, if any
 }
@@ -257,6 +260,7 @@ func (cfg *Config) Validate() error {
 	problems = append(problems, ingestProblems[ingest.SettingAPIGatewayMapping]...)
 	problems = append(problems, ingestProblems[ingest.SettingKeyHeader]...)
 	problems = append(problems, ingestProblems[ingest.SettingRealtimeFields]...)
+	problems = append(problems, cfg.Alerts.problems()...)
 	if len(problems) > 0 {
 		where := "configuration"
 		if cfg.path != "" {

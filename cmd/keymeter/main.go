@@ -121,6 +121,7 @@ Commands:
   invoice    show invoices (drafts, or finalized), and finalize them
   costs      estimate the AWS cost of serving each customer, against revenue
   export     export usage as Stripe meter events
+  alerts     send the webhooks of alert rules, and list alerts
   tokens     make, list and revoke the HTTP API's tokens
   version    print the version
 
@@ -176,6 +177,8 @@ func (m *Main) run(ctx context.Context, args []string) error {
 		return m.runExport(ctx, rest)
 	case "tokens":
 		return m.runTokens(ctx, rest)
+	case "alerts":
+		return m.runAlerts(ctx, rest)
 	case "version":
 		fmt.Fprintln(m.Stdout, "keymeter", version())
 		return nil

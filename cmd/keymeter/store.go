@@ -46,6 +46,7 @@ func (m *Main) service(cfg *Config) *service.Service {
 		Settle:     cfg.settle(),
 		Grace:      cfg.grace(),
 		SecretFile: cfg.secretPath(),
+		Alerts:     cfg.alertsLoader(m.Getenv),
 	}
 }
 
@@ -64,7 +65,7 @@ func (cfg *Config) open(ctx context.Context, access service.Access) (*service.St
 	}
 	return &service.Stores{
 		Ingest: db, Secrets: db, Usage: db, Meters: db, Queries: db, Coverage: db, Reconciler: db,
-		Keys: db, Customers: db, Invoices: db, Rejects: db, SQL: db, Tokens: db,
+		Keys: db, Customers: db, Invoices: db, Rejects: db, SQL: db, Tokens: db, Alerts: db,
 		Close: db.Close,
 	}, nil
 }

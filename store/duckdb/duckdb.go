@@ -41,6 +41,10 @@ type DB struct {
 	mu     sync.Mutex
 	writer bool // a Writer is open
 
+	// alertMu serialises the outbox's transactions in this process (see
+	// alert.go), so that concurrent claims do not conflict.
+	alertMu sync.Mutex
+
 	rowsOnce sync.Once
 	rowsErr  error
 	rows     atomic.Pointer[rowSource] // the source of the running INSERT, if any

@@ -41,6 +41,7 @@ var migrations = []migration{
 	{To: 4, What: "daily rollups sum bytes and latency as HUGEINT", Up: hugeRollups},
 	{To: 5, What: "the edge join's rollups and each source's progress", Up: migrateEdge},
 	{To: 6, What: "API tokens, kept as hashes", Up: migrateTokens},
+	{To: 7, What: "alert crossings and the webhook outbox", Up: migrateAlerts},
 }
 
 // schemaVersion is the version this keymeter writes; Open refuses a

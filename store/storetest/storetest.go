@@ -85,6 +85,7 @@ func RunWith(t *testing.T, newStore NewStore, opts Options) {
 			tt.fn(t, s)
 		})
 	}
+	t.Run("Alerts", func(t *testing.T) { runAlerts(t, newStore) })
 }
 
 var ctx = context.Background()
