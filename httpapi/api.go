@@ -48,9 +48,7 @@ func (s *server) routesAPI() {
 	s.handle("GET /api/v1/tokens", admin, s.tokens)
 	s.handle("POST /api/v1/tokens", admin, s.createToken)
 	s.handle("DELETE /api/v1/tokens/{id}", admin, s.revokeToken)
-	// ALERTS: GET /api/v1/alerts goes here (the lead wires it to the
-	// alerts' service operation): anyToken, scoped with p.Scope like
-	// usage, and paginated with writeTablePage.
+	s.handle("GET /api/v1/alerts", anyToken, s.alerts)
 
 	// Anything else under /api/v1/ is a JSON 404, for any method.
 	s.handle("/api/v1/", public, func(w http.ResponseWriter, r *http.Request, _ service.Principal) error {
@@ -357,6 +355,26 @@ func (s *server) rejects(w http.ResponseWriter, r *http.Request, _ service.Princ
 		return err
 	}
 	return writeTablePage(w, report.Rejects(rejects), page)
+}
+
+// alerts: GET /api/v1/alerts?customer=&status=, keymeter alerts list
+// --format json (with each webhook's payload), paginated, oldest first.
+// A customer's token sees only its own customer's alerts.
+func (s *server) alerts(w http.ResponseWriter, r *http.Request, p service.Principal) error {
+	page, err := parsePage(r)
+	if err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	customer, err := p.Scope(q.Get("customer"))
+	if err != nil {
+		return err
+	}
+	list, err := s.cfg.Service.ListAlerts(r.Context(), service.AlertFilter{Customer: customer, Status: q.Get("status")})
+	if err != nil {
+		return err
+	}
+	return writeTablePage(w, report.Alerts(list, true), page)
 }
 
 // reconcile: GET /api/v1/reconcile, keymeter reconcile --format json.

@@ -264,7 +264,7 @@ func TestOpenAPI(t *testing.T) {
 	}
 	for _, path := range []string{
 		"/api/v1/usage?from=2025-10&by=customer,day,path,edge_result,source",
-		"/api/v1/keys", "/api/v1/keys?unassigned=true&limit=1", "/api/v1/rejects",
+		"/api/v1/keys", "/api/v1/keys?unassigned=true&limit=1", "/api/v1/rejects", "/api/v1/alerts",
 		"/api/v1/customers", "/api/v1/customers/acme", "/api/v1/customers/initech",
 		"/api/v1/invoices?period=2025-10", "/api/v1/invoices?period=2025-10&format=csv", "/api/v1/invoices?period=2025-10&format=html",
 		"/api/v1/invoices/final", "/api/v1/customers/globex/invoices/2025-10", "/api/v1/customers/acme/invoices/2025-10?format=html",
@@ -349,4 +349,28 @@ func flipLast(token string) string {
 func TestSuite(t *testing.T) {
 	e := newEnv(t)
 	apitest.Run(t, e.client(""), apitest.Tokens{Admin: e.admin, Customer: e.acme, CustomerName: "acme", Other: "globex", Period: "2025-10"})
+}
+
+// TestAlerts checks GET /api/v1/alerts: an admin sees every customer's
+// alerts, with their payloads; a customer's token sees only its own, and
+// asking for another customer's is 403.
+func TestAlerts(t *testing.T) {
+	e := newEnv(t)
+	rows := decodePage(t, e.client(e.admin).Get(t, "/api/v1/alerts").Want(t, "admin alerts", http.StatusOK).Body)
+	if len(rows) != 2 {
+		t.Fatalf("admin sees %d alerts, want 2: %v", len(rows), rows)
+	}
+	acme := e.client(e.acme)
+	rows = decodePage(t, acme.Get(t, "/api/v1/alerts?status=pending").Want(t, "acme alerts", http.StatusOK).Body)
+	if len(rows) != 1 || rows[0]["customer"] != "acme" || rows[0]["idempotency_key"] != "key-acme" {
+		t.Fatalf("acme sees %v, want only its own alert", rows)
+	}
+	if p, _ := rows[0]["payload"].(map[string]any); p["customer"] != "acme" {
+		t.Errorf("acme's alert payload = %v", rows[0]["payload"])
+	}
+	wantCode(t, acme.Get(t, "/api/v1/alerts?customer=globex").Want(t, "acme asks for globex's alerts", http.StatusForbidden), "forbidden")
+	if rows := decodePage(t, e.client(e.admin).Get(t, "/api/v1/alerts?status=dead").Want(t, "dead alerts", http.StatusOK).Body); len(rows) != 0 {
+		t.Errorf("dead alerts: %v, want none", rows)
+	}
+	wantCode(t, e.client(e.admin).Get(t, "/api/v1/alerts?status=lost").Want(t, "bad status", http.StatusBadRequest), "invalid")
 }

@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"context"
+	"github.com/keymeter/keymeter/alert"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -56,7 +57,7 @@ func newEnv(t *testing.T) *env {
 	open := func(ctx context.Context, access service.Access) (*service.Stores, error) {
 		return &service.Stores{
 			Ingest: db, Secrets: db, Usage: db, Meters: db, Coverage: db, Reconciler: db,
-			Keys: db, Customers: db, Invoices: db, Rejects: db, SQL: db, Tokens: db,
+			Keys: db, Customers: db, Invoices: db, Rejects: db, SQL: db, Tokens: db, Alerts: db,
 		}, nil
 	}
 	e := &env{t: t, seen: &apitest.Seen{}}
@@ -94,6 +95,16 @@ func newEnv(t *testing.T) *env {
 			t.Fatal(err)
 		}
 		*tok.to = nt.Secret
+	}
+	// Two alerts in the outbox, one of each customer, as an ingest's
+	// commit enqueues them.
+	var msgs []alert.Message
+	for _, c := range []string{"acme", "globex"} {
+		msgs = append(msgs, alert.Message{Key: "key-" + c, Rule: c + "-quota", Customer: c, Meter: "requests", Period: "2025-10",
+			URL: "http://127.0.0.1:1/hook", Body: []byte(`{"customer":"` + c + `"}`), CreatedAt: sampleNow.Add(-time.Hour)})
+	}
+	if err := db.Enqueue(ctx, msgs); err != nil {
+		t.Fatal(err)
 	}
 	e.sources = []service.SourceStatus{{Name: "s3://logs/cloudfront/", Kind: "s3", Position: "cloudfront/E1.2025-10-21-09.03.gz",
 		Lines: 5000, Events: 4990, Duplicates: 2, Rejects: 8, LinesPerSecond: 120, LastCommit: sampleNow.Add(-time.Minute)}}
