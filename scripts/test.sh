@@ -21,7 +21,9 @@ if ! go mod tidy -diff; then
 	echo "go mod tidy would change go.mod or go.sum as shown above: run go mod tidy" >&2
 	exit 1
 fi
-scripts/testenv.sh go test -count=1 ./...
+# The default 10-minute limit per package is near cmd/keymeter's time on a
+# loaded 2-core machine (its end-to-end tests run the real binary).
+scripts/testenv.sh go test -count=1 -timeout 20m ./...
 # A short fuzzing run of the whole path, bytes to stored events and
 # queries: no input may stop a run. About 10 s: the run is counted in
 # inputs, because a -fuzztime in seconds can fail at its end for no input
