@@ -19,6 +19,7 @@ import (
 	"github.com/keymeter/keymeter"
 	"github.com/keymeter/keymeter/format/cloudfrontrt"
 	"github.com/keymeter/keymeter/ingest"
+	"github.com/keymeter/keymeter/lake"
 	"github.com/keymeter/keymeter/report"
 )
 
@@ -68,6 +69,10 @@ type Config struct {
 	// which usage and invoice warn that what they count from real-time
 	// records is short.
 	CoverageThreshold string `yaml:"coverage_threshold"`
+	// Lake is where the Parquet lake of events is: a directory or an S3
+	// prefix ("s3://bucket/prefix"). lake ddl reads its tables there by
+	// default when it is on S3.
+	Lake string `yaml:"lake"`
 
 	path string // the config file read, if any
 }
@@ -249,6 +254,11 @@ func (cfg *Config) Validate() error {
 	if cfg.CoverageThreshold != "" {
 		if _, err := keymeter.ParsePercent(cfg.CoverageThreshold); err != nil {
 			problems = append(problems, "coverage_threshold: "+err.Error())
+		}
+	}
+	if strings.HasPrefix(cfg.Lake, "s3://") {
+		if _, err := lake.DDL(cfg.Lake); err != nil {
+			problems = append(problems, "lake: "+strings.TrimPrefix(err.Error(), "lake location "))
 		}
 	}
 	problems = append(problems, ingestProblems[ingest.SettingKeyParams]...)

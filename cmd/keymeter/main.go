@@ -121,6 +121,7 @@ Commands:
   invoice    show invoices (drafts, or finalized), and finalize them
   costs      estimate the AWS cost of serving each customer, against revenue
   export     export usage as Stripe meter events
+  lake       print the Athena DDL of the Parquet lake's tables
   version    print the version
 
 Run "keymeter <command> -h" for a command's flags.
@@ -173,6 +174,8 @@ func (m *Main) run(ctx context.Context, args []string) error {
 		return m.runCosts(ctx, rest)
 	case "export":
 		return m.runExport(ctx, rest)
+	case "lake":
+		return m.runLake(ctx, rest)
 	case "version":
 		fmt.Fprintln(m.Stdout, "keymeter", version())
 		return nil
