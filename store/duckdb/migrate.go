@@ -40,6 +40,12 @@ var migrations = []migration{
 	}},
 	{To: 4, What: "daily rollups sum bytes and latency as HUGEINT", Up: hugeRollups},
 	{To: 5, What: "the edge join's rollups and each source's progress", Up: migrateEdge},
+	// Versions 6 and 7 are other branches' (API tokens, alerts), merged
+	// before this one: these no-op placeholders keep the versions
+	// contiguous on the lake branch only, and go when it is merged.
+	{To: 6, What: "reserved: tokens", Up: func(context.Context, *sql.Tx) error { return nil }},
+	{To: 7, What: "reserved: alerts", Up: func(context.Context, *sql.Tx) error { return nil }},
+	{To: 8, What: "the lake's manifest: its files, and those compaction replaced", Up: migrateLake},
 }
 
 // schemaVersion is the version this keymeter writes; Open refuses a
