@@ -1,10 +1,19 @@
 package main
 
 import (
+	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/keymeter/keymeter"
+	"github.com/keymeter/keymeter/format/cloudfront"
+	"github.com/keymeter/keymeter/internal/loggen"
+	"github.com/keymeter/keymeter/lake"
+	"github.com/keymeter/keymeter/store/duckdb"
 )
 
 // TestLakeDDL pins what keymeter lake ddl prints (testdata/lake/ddl.golden;
@@ -52,5 +61,103 @@ func TestLakeDDL(t *testing.T) {
 	}
 	if r := c.run("lake", "ddl", "--location", "/srv/lake"); r.code != exitUsage {
 		t.Errorf("lake ddl --location /srv/lake: exit %d, want %d", r.code, exitUsage)
+	}
+}
+
+// TestLakeCompactCommand lists small files of a closed day in the
+// store's manifest (as a writer does in the transaction of their
+// events), then compacts them with keymeter lake compact: keymeter sql
+// reads the same rows from the merged file, and the replaced files go
+// once the delay has passed.
+func TestLakeCompactCommand(t *testing.T) {
+	c := newCLI(t)
+	c.now = func() time.Time { return time.Date(2025, 10, 5, 12, 0, 0, 0, time.UTC) }
+	writeFile(t, filepath.Join(c.data, "keymeter.yaml"), "lake: lake\n")
+	c.ok("ingest", "../../testdata/sample/logs")
+
+	root, err := lake.NewLocal(filepath.Join(c.data, "lake"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lw, err := lake.NewWriter(root, lake.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p cloudfront.Parser
+	var ev keymeter.Event
+	for _, l := range strings.Split(strings.TrimSuffix(loggen.Header(loggen.StandardFields), "\n"), "\n") {
+		if _, err := p.Parse([]byte(l), &ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var entries []lake.Entry
+	for i := range 3 {
+		g := loggen.New(loggen.Config{Seed: uint64(i + 1), Start: time.Date(2025, 10, 1, i, 0, 0, 0, time.UTC), Span: time.Hour, Customers: 1, KeysPerCustomer: 1})
+		b, err := lw.Begin(context.Background(), fmt.Sprintf("load-%d", i), c.now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var r loggen.Record
+		for range 100 {
+			g.Next(&r)
+			r.Query = "-"
+			line := r.AppendLine(nil, loggen.StandardFields)
+			if ok, err := p.Parse(line[:len(line)-1], &ev); !ok || err != nil {
+				t.Fatal(ok, err)
+			}
+			if err := b.Add(&ev, &lake.Facts{Object: "test", Attribution: keymeter.NoKey}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		e, err := b.Finish(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		entries = append(entries, e...)
+	}
+	db, err := duckdb.Open(context.Background(), filepath.Join(c.data, "keymeter.duckdb"), duckdb.Options{Lake: root})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := db.NewWriter(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.(duckdb.LakeLister).ListLakeFiles(context.Background(), entries); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Commit(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	db.Close()
+
+	count := "SELECT count(*) AS n, count(DISTINCT x_edge_request_id) AS ids FROM lake_cloudfront_logs WHERE year = '2025' AND month = '10' AND day = '01'"
+	before := c.ok("sql", "--format", "csv", count)
+	if before != "n,ids\n300,300\n" {
+		t.Fatalf("lake rows before compaction:\n%s", before)
+	}
+	out := c.ok("lake", "compact")
+	if want := "merged 3 files into 1 (300 rows) of the days before 2025-10-04\ndeleted 0 replaced files and 0 unlisted files\n"; out != want {
+		t.Errorf("lake compact:\n%s\nwant:\n%s", out, want)
+	}
+	if got := c.ok("sql", "--format", "csv", count); got != before {
+		t.Errorf("lake rows after compaction:\n%s", got)
+	}
+	for _, e := range entries {
+		if _, err := os.Stat(root.Location(e.Path)); err != nil {
+			t.Errorf("a replaced file is gone within the delay: %v", err)
+		}
+	}
+	c.now = func() time.Time { return time.Date(2025, 10, 5, 14, 0, 0, 0, time.UTC) }
+	if out := c.ok("lake", "compact"); !strings.Contains(out, "deleted 3 replaced files and 0 unlisted files") {
+		t.Errorf("lake compact past the delay:\n%s", out)
+	}
+	if got := c.ok("sql", "--format", "csv", count); got != before {
+		t.Errorf("lake rows after the cleanup:\n%s", got)
+	}
+	// The sandbox reads the lake's files, and no other.
+	if r := c.run("sql", "SELECT count(*) FROM read_parquet('"+filepath.Join(c.data, "..", "*.parquet")+"')"); r.code == 0 {
+		t.Errorf("keymeter sql read a file outside the lake")
 	}
 }
