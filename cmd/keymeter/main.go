@@ -121,7 +121,7 @@ Commands:
   invoice    show invoices (drafts, or finalized), and finalize them
   costs      estimate the AWS cost of serving each customer, against revenue
   export     export usage as Stripe meter events
-  lake       print the Athena DDL of the Parquet lake's tables
+  lake       the Parquet lake: its Athena DDL, and compaction of its files
   version    print the version
 
 Run "keymeter <command> -h" for a command's flags.
