@@ -14,6 +14,9 @@
 // usage query for the month; and, with -events, (d) the same query over a
 // store holding that many events spread over 12.5 months.
 //
+// Then (g) the same files decompressed, parsed and written to a Parquet
+// lake by lake.Writer, without a store (bench/lake.go).
+//
 // Then, for CloudFront real-time logs: (e) `keymeter ingest --format
 // cloudfront-realtime` of as many real-time records (all 45 documented
 // fields, in Firehose-style gzip objects), against (b) per line; and,
@@ -151,6 +154,9 @@ func run(lines, nfiles int, dir string, events, runs int, rt realtimeBench) erro
 		fmt.Printf("%-48s %d MB (%d bytes per event)\n", "    store size", st.Size()>>20, st.Size()/int64(lines))
 	}
 
+	if err := lakeWrite(paths, dir, lines, floor); err != nil {
+		return fmt.Errorf("lake: %w", err)
+	}
 	if events > 0 {
 		if err := bigStore(dir, events, runs); err != nil {
 			return err

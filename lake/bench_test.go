@@ -6,8 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/zeebo/xxh3"
-
 	"github.com/keymeter/keymeter"
 	"github.com/keymeter/keymeter/format/cloudfront"
 	"github.com/keymeter/keymeter/internal/loggen"
@@ -59,8 +57,7 @@ func (e *benchEvents) next(tb testing.TB) {
 			tb.Fatal(ok, err)
 		}
 		start = ends[i] + 1
-		id := xxh3.Hash128(e.events[i].Fields[keymeter.FieldRequestID]) // as ingest hashes request IDs
-		e.facts[i] = lake.Facts{ID: [2]uint64{id.Hi, id.Lo}, Object: "s3://logs/E2EXAMPLE.2025-10-01-00.gz"}
+		e.facts[i] = lake.Facts{Object: "s3://logs/E2EXAMPLE.2025-10-01-00.gz"}
 		if k := e.recs[i].Key; k != nil {
 			e.facts[i].Key, e.facts[i].Customer = fingerprint(k.Key), k.Customer
 		} else {

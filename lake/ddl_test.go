@@ -71,7 +71,7 @@ func TestStandardColumns(t *testing.T) {
 	for _, c := range cols[33:] {
 		own = append(own, c.Name)
 	}
-	if got := strings.Join(own, " "); got != "customer api_key attribution id_hi id_lo object loaded_at" {
+	if got := strings.Join(own, " "); got != "customer api_key attribution object loaded_at" {
 		t.Errorf("keymeter's columns: %s", got)
 	}
 }

@@ -25,7 +25,8 @@
 // names derive from its key, so a retry of the same batch replaces them.
 //
 // Files are written for Athena and Trino: DataPage v1, zstd (or snappy),
-// dictionaries for repeated strings and plain encoding otherwise, INT64
+// dictionaries for repeated strings and for numbers of few distinct
+// values (durations, ports, request sizes), plain encoding otherwise, INT64
 // timestamps adjusted to UTC (microseconds), and row groups of at most
 // Options.RowGroupRows rows.
 package lake

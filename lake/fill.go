@@ -13,8 +13,6 @@ import (
 // fingerprints, customers, object URIs), adding an event allocates
 // nothing.
 type Facts struct {
-	// ID is the 128-bit hash of the request's unique ID (keymeter.Row.ID).
-	ID [2]uint64
 	// Key is the fingerprint (keymeter.KeyFingerprint.Fingerprint) of the
 	// key the request is attributed to, or an origin identity
 	// (keymeter.OriginIdentity); "" when unattributed. Never a raw key.
@@ -185,8 +183,6 @@ func (r *rowBuilder) keymeter(f *Facts, key bool) {
 		r.optString(f.Key)
 	}
 	r.set(parquet.ByteArrayValue(attributionNames[f.Attribution]))
-	r.int64(int64(f.ID[0]))
-	r.int64(int64(f.ID[1]))
 	r.string(f.Object)
 	r.timestamp(r.loadedAt)
 }

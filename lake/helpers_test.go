@@ -5,7 +5,6 @@ import (
 	"context"
 	"database/sql"
 	"flag"
-	"math"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -96,7 +95,6 @@ func redactQuery(t testing.TB, r *loggen.Record) string {
 // facts returns the facts of the n-th generated record.
 func factsOf(r *loggen.Record, n int, fp string) lake.Facts {
 	f := lake.Facts{
-		ID:     [2]uint64{uint64(n) + 1, math.MaxUint64 - uint64(n)},
 		Object: "s3://logs/E2EXAMPLE." + r.Time.Format("2006-01-02-15") + ".gz",
 	}
 	if r.Key == nil {
@@ -116,8 +114,6 @@ func keymeterWant(want map[string]any, f *lake.Facts, withKey bool) {
 		want["api_key"] = nilIfEmpty(f.Key)
 	}
 	want["attribution"] = [...]string{"attributed", "no_key", "key_truncated"}[f.Attribution]
-	want["id_hi"] = int64(f.ID[0])
-	want["id_lo"] = int64(f.ID[1])
 	want["object"] = f.Object
 	want["loaded_at"] = loadedAt
 }

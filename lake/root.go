@@ -62,6 +62,15 @@ type Lister interface {
 	List(ctx context.Context, dir string) ([]string, error)
 }
 
+// Stater is the optional ability of a Root to tell a file's size and
+// last change, for deleting only files no writer can still be about to
+// list.
+type Stater interface {
+	// Stat returns what is known of the file at p; a missing file is an
+	// error that wraps fs.ErrNotExist.
+	Stat(ctx context.Context, p string) (fs.FileInfo, error)
+}
+
 // Local is a Root in a local directory. A file is written under a
 // temporary name beginning with '.' beside its final one (Athena, Hive
 // and Spark skip such names), synced, renamed into place and its
@@ -74,6 +83,7 @@ type Local struct {
 var (
 	_ Root   = (*Local)(nil)
 	_ Lister = (*Local)(nil)
+	_ Stater = (*Local)(nil)
 )
 
 // NewLocal returns the Root in directory dir, which is created if needed.
@@ -224,6 +234,18 @@ func (l *Local) Remove(ctx context.Context, p string) error {
 		return fmt.Errorf("remove lake file: %w", err)
 	}
 	return nil
+}
+
+// Stat implements Stater.
+func (l *Local) Stat(ctx context.Context, p string) (fs.FileInfo, error) {
+	if err := checkPath(p); err != nil {
+		return nil, err
+	}
+	info, err := os.Stat(l.full(p))
+	if err != nil {
+		return nil, fmt.Errorf("stat lake file: %w", err)
+	}
+	return info, nil
 }
 
 // List implements Lister.

@@ -19,6 +19,7 @@ import (
 	"github.com/keymeter/keymeter"
 	"github.com/keymeter/keymeter/format/cloudfrontrt"
 	"github.com/keymeter/keymeter/ingest"
+	"github.com/keymeter/keymeter/lake"
 	"github.com/keymeter/keymeter/report"
 )
 
@@ -71,6 +72,10 @@ type Config struct {
 	// Alerts are the alert rules and how their webhooks are delivered
 	// (see config_alerts.go).
 	Alerts alertsConfig `yaml:"alerts"`
+	// Lake is where the Parquet lake of events is: a directory or an S3
+	// prefix ("s3://bucket/prefix"). lake ddl reads its tables there by
+	// default when it is on S3.
+	Lake string `yaml:"lake"`
 
 	path string // the config file read, if any
 }
@@ -252,6 +257,11 @@ func (cfg *Config) Validate() error {
 	if cfg.CoverageThreshold != "" {
 		if _, err := keymeter.ParsePercent(cfg.CoverageThreshold); err != nil {
 			problems = append(problems, "coverage_threshold: "+err.Error())
+		}
+	}
+	if strings.HasPrefix(cfg.Lake, "s3://") {
+		if _, err := lake.DDL(cfg.Lake); err != nil {
+			problems = append(problems, "lake: "+strings.TrimPrefix(err.Error(), "lake location "))
 		}
 	}
 	problems = append(problems, ingestProblems[ingest.SettingKeyParams]...)

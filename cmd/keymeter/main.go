@@ -123,6 +123,7 @@ Commands:
   export     export usage as Stripe meter events
   alerts     send the webhooks of alert rules, and list alerts
   tokens     make, list and revoke the HTTP API's tokens
+  lake       the Parquet lake: its Athena DDL, and compaction of its files
   version    print the version
 
 Run "keymeter <command> -h" for a command's flags.
@@ -179,6 +180,8 @@ func (m *Main) run(ctx context.Context, args []string) error {
 		return m.runTokens(ctx, rest)
 	case "alerts":
 		return m.runAlerts(ctx, rest)
+	case "lake":
+		return m.runLake(ctx, rest)
 	case "version":
 		fmt.Fprintln(m.Stdout, "keymeter", version())
 		return nil

@@ -7,8 +7,11 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
+	"time"
 
 	"github.com/keymeter/keymeter"
+	"github.com/keymeter/keymeter/lake"
 	"github.com/keymeter/keymeter/service"
 	"github.com/keymeter/keymeter/store/duckdb"
 )
@@ -52,12 +55,21 @@ func (m *Main) service(cfg *Config) *service.Service {
 
 // open opens the store of cfg for the service (service.Opener).
 func (cfg *Config) open(ctx context.Context, access service.Access) (*service.Stores, error) {
+	root, err := cfg.lakeRoot()
+	if err != nil {
+		return nil, err
+	}
 	opts := duckdb.Options{ReadOnly: access == service.Read, MemoryLimit: cfg.MemoryLimit}
 	if access == service.Query {
 		// The store opens sandboxed: DuckDB itself refuses to write, to
-		// read other files, to attach, load or reconfigure. (The lake's
-		// directory will go in AllowedDirs.)
+		// read other files but the lake's, to attach, load or reconfigure.
 		opts = duckdb.Options{Sandbox: true, MemoryLimit: cfg.MemoryLimit}
+		if root != nil {
+			opts.AllowedDirs = []string{root.Dir()}
+		}
+	}
+	if root != nil {
+		opts.Lake = root
 	}
 	db, err := cfg.openStoreWith(ctx, opts)
 	if err != nil {
@@ -68,6 +80,20 @@ func (cfg *Config) open(ctx context.Context, access service.Access) (*service.St
 		Keys: db, Customers: db, Invoices: db, Rejects: db, SQL: db, Tokens: db, Alerts: db,
 		Close: db.Close,
 	}, nil
+}
+
+// lakeRoot returns the local lake of cfg, nil when the config names none
+// or names one on S3 (which only lake ddl uses: DuckDB cannot read S3
+// here). A relative directory is relative to the data directory.
+func (cfg *Config) lakeRoot() (*lake.Local, error) {
+	if cfg.Lake == "" || strings.HasPrefix(cfg.Lake, "s3://") {
+		return nil, nil
+	}
+	dir := cfg.Lake
+	if !filepath.IsAbs(dir) {
+		dir = filepath.Join(cfg.Data, dir)
+	}
+	return lake.NewLocal(dir)
 }
 
 // storePath is the DuckDB file in the data directory.
@@ -105,4 +131,27 @@ func (cfg *Config) openStoreWith(ctx context.Context, opts duckdb.Options) (*duc
 		db, err = duckdb.Open(ctx, cfg.storePath(), opts)
 	}
 	return db, err
+}
+
+// compactLake compacts the lake of the store of cfg and deletes the
+// files it no longer reads (duckdb.DB.CompactLake and CleanLake).
+func (cfg *Config) compactLake(ctx context.Context, root *lake.Local, now func() time.Time, closedBefore time.Time, delay time.Duration) (res duckdb.LakeCompaction, clean duckdb.LakeCleanup, err error) {
+	lw, err := lake.NewWriter(root, lake.Options{})
+	if err != nil {
+		return res, clean, err
+	}
+	db, err := cfg.openStoreWith(ctx, duckdb.Options{MemoryLimit: cfg.MemoryLimit, Lake: root, Now: now})
+	if err != nil {
+		return res, clean, err
+	}
+	defer func() {
+		if cerr := db.Close(); err == nil && cerr != nil {
+			err = fmt.Errorf("close store: %w", cerr)
+		}
+	}()
+	if res, err = db.CompactLake(ctx, lw, closedBefore, lake.CompactOptions{}); err != nil {
+		return res, clean, err
+	}
+	clean, err = db.CleanLake(ctx, root, delay)
+	return res, clean, err
 }

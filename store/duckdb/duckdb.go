@@ -26,6 +26,7 @@ import (
 	duckdb "github.com/duckdb/duckdb-go/v2"
 
 	"github.com/keymeter/keymeter"
+	"github.com/keymeter/keymeter/lake"
 )
 
 // DB is a keymeter store in a DuckDB database file.
@@ -71,6 +72,9 @@ type Options struct {
 	// lake) whose files a sandboxed store's SQL may read. Only with
 	// Sandbox.
 	AllowedDirs []string
+	// Lake is the Parquet lake whose manifest the store keeps (see
+	// lake.go); nil when there is none. keymeter sql reads its files.
+	Lake lake.Root
 	// MemoryLimit caps DuckDB's buffer memory ("256MB"); empty means
 	// DuckDB's default (80% of RAM).
 	MemoryLimit string

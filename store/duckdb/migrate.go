@@ -42,6 +42,7 @@ var migrations = []migration{
 	{To: 5, What: "the edge join's rollups and each source's progress", Up: migrateEdge},
 	{To: 6, What: "API tokens, kept as hashes", Up: migrateTokens},
 	{To: 7, What: "alert crossings and the webhook outbox", Up: migrateAlerts},
+	{To: 8, What: "the lake's manifest: its files, and those compaction replaced", Up: migrateLake},
 }
 
 // schemaVersion is the version this keymeter writes; Open refuses a

@@ -87,6 +87,9 @@ func (s *DB) StreamSQL(ctx context.Context, query string, w keymeter.RowWriter) 
 		mu.Unlock()
 	}()
 
+	if err := s.createLakeViews(ctx, conn); err != nil {
+		return fmt.Errorf("sql: %w", err)
+	}
 	stmt, err := s.prepareRead(ctx, conn, query)
 	if err != nil {
 		return err

@@ -14,6 +14,7 @@ import (
 	duckdb "github.com/duckdb/duckdb-go/v2"
 
 	"github.com/keymeter/keymeter"
+	"github.com/keymeter/keymeter/lake"
 )
 
 var _ keymeter.Writer = (*writer)(nil)
@@ -52,6 +53,8 @@ type writer struct {
 	rr       rereads
 	txTime   time.Time
 	prepared bool // Prepare wrote everything: only Commit or Close follow
+	// lakeFiles are the lake files to list in the transaction (lake.go).
+	lakeFiles []lake.Entry
 }
 
 // dictItem and keyItem are a dictionary entry and a key fingerprint to
@@ -395,7 +398,7 @@ func (w *writer) writeAll(ctx context.Context) error {
 		w.txTime = w.db.opts.Now().UTC()
 	}
 	steps := []func(context.Context) error{
-		w.endInsert, w.writeDict, w.writeLoads, w.writeRereads, w.writeRollups, w.writeProgress, w.writeRejects, w.writeObjects, w.writeHours, w.writeCheckpoints,
+		w.endInsert, w.writeDict, w.writeLoads, w.writeRereads, w.writeRollups, w.writeProgress, w.writeRejects, w.writeObjects, w.writeHours, w.writeCheckpoints, w.writeLakeFiles,
 	}
 	for _, step := range steps {
 		if err := step(ctx); err != nil {
@@ -413,6 +416,7 @@ func (w *writer) reset() {
 	w.txFirstLoad = 0
 	w.dict, w.keys, w.objects, w.rejects, w.newLoads = w.dict[:0], w.keys[:0], w.objects[:0], w.rejects[:0], w.newLoads[:0]
 	clear(w.checkpoints)
+	w.lakeFiles = w.lakeFiles[:0]
 	w.rr.reset()
 	w.prepared = false
 }
