@@ -68,6 +68,8 @@ type Config struct {
 	// which usage and invoice warn that what they count from real-time
 	// records is short.
 	CoverageThreshold string `yaml:"coverage_threshold"`
+	// Serve configures keymeter serve (serve.go).
+	Serve serveConfig `yaml:"serve"`
 
 	path string // the config file read, if any
 }
@@ -257,6 +259,7 @@ func (cfg *Config) Validate() error {
 	problems = append(problems, ingestProblems[ingest.SettingAPIGatewayMapping]...)
 	problems = append(problems, ingestProblems[ingest.SettingKeyHeader]...)
 	problems = append(problems, ingestProblems[ingest.SettingRealtimeFields]...)
+	problems = append(problems, cfg.Serve.problems()...)
 	if len(problems) > 0 {
 		where := "configuration"
 		if cfg.path != "" {
