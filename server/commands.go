@@ -143,6 +143,7 @@ type commandServer struct {
 	ln     net.Listener
 	run    RunFunc
 	log    *slog.Logger
+	done   func(command string, code int) // counts commands; may be nil
 	gate   dirGate
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -239,6 +240,9 @@ func (cs *commandServer) handle(conn net.Conn) {
 	code := cs.run(ctx, c)
 	leave()
 	cs.log.Info("command", "args", commandName(req.Args), "exit", code, "duration", time.Since(start))
+	if cs.done != nil {
+		cs.done(commandName(req.Args), code)
+	}
 	var b [4]byte
 	binary.BigEndian.PutUint32(b[:], uint32(int32(code)))
 	fw.write(frameExit, b[:])
@@ -246,12 +250,22 @@ func (cs *commandServer) handle(conn net.Conn) {
 }
 
 // commandName is the command of args for logs and metrics, without its
-// arguments (which can hold SQL or paths).
+// arguments (which can hold SQL or paths): "other" for what is not a
+// command's name.
 func commandName(args []string) string {
 	if len(args) == 0 {
 		return ""
 	}
-	return args[0]
+	name := args[0]
+	if len(name) > 16 {
+		return "other"
+	}
+	for _, c := range name {
+		if (c < 'a' || c > 'z') && c != '-' {
+			return "other"
+		}
+	}
+	return name
 }
 
 // askingReader asks the client for stdin at the first Read.

@@ -18,6 +18,7 @@ import (
 	"net"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -190,6 +191,7 @@ func (s *Server) Run(ctx context.Context) error {
 			ln.Close()
 			return err
 		}
+		cmds.done = func(name string, code int) { s.metrics.commands.WithLabelValues(name, strconv.Itoa(code)).Inc() }
 	}
 
 	srcCtx, stopSources := context.WithCancel(context.WithoutCancel(ctx))
