@@ -233,6 +233,7 @@ func TestServeDirectory(t *testing.T) {
 	bin := buildKeymeter(t)
 	env := append(subprocessEnv(), "HOME="+t.TempDir())
 	data, watched := t.TempDir(), t.TempDir()
+	writeFile(t, filepath.Join(data, "keymeter.yaml"), "serve:\n  idle_checkpoint: 300ms\n")
 	srv := startServe(t, bin, t.TempDir(), env, "--data", data, "--interval", "100ms", watched)
 	count := func() string {
 		r := runBinary(t, bin, watched, env, "", "sql", "--format", "csv", "SELECT count(*) AS n FROM events", "--data", data)
@@ -304,7 +305,55 @@ func TestServeDirectory(t *testing.T) {
 			t.Errorf("/metrics lacks %q:\n%s", want, body)
 		}
 	}
+	// Idle, the store is checkpointed: the write-ahead log is emptied.
+	checkpointed := regexp.MustCompile(`(?m)^keymeter_checkpoints_total [1-9]`)
+	emptyWAL := regexp.MustCompile(`(?m)^keymeter_wal_size_bytes 0$`)
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(100 * time.Millisecond) {
+		_, body = srv.get("/metrics")
+		if checkpointed.MatchString(body) && emptyWAL.MatchString(body) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no checkpoint while idle:\n%s\n%s", body, srv.log())
+		}
+	}
 	if code := srv.stop(); code != 0 {
 		t.Errorf("serve stopped by SIGTERM exited with %d:\n%s", code, srv.log())
+	}
+}
+
+// TestServeConfigProblems checks that every problem of the serve section
+// is reported at once, with exit status 2, before anything starts.
+func TestServeConfigProblems(t *testing.T) {
+	c := newCLI(t)
+	cfg := filepath.Join(c.data, "keymeter.yaml")
+	writeFile(t, cfg, `serve:
+  query_timeout: soon
+  idle_checkpoint: -1s
+  sources:
+    - source: ""
+    - source: ftp://host/logs
+    - source: logs
+      format: nginx
+      interval: 0s
+`)
+	r := c.run("serve", "--config", cfg)
+	if r.code != exitUsage {
+		t.Fatalf("exit %d, want %d\n%s", r.code, exitUsage, r.stderr)
+	}
+	for _, want := range []string{
+		`serve.query_timeout: "soon" is not a duration`,
+		`serve.idle_checkpoint: "-1s" is not a duration`,
+		`serve.sources[0].source: empty`,
+		`serve.sources[1].source: "ftp://host/logs"`,
+		`serve.sources[2].format: unknown format "nginx"`,
+		`serve.sources[2].interval: "0s" is not a positive duration`,
+	} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, r.stderr)
+		}
+	}
+	if r := c.run("serve", "--log-format", "xml"); r.code != exitUsage {
+		t.Errorf("--log-format xml: exit %d, want %d", r.code, exitUsage)
 	}
 }
