@@ -51,6 +51,11 @@ type serveSource struct {
 
 const defaultListen = "127.0.0.1:8080"
 
+// serveMemoryLimit caps the embedded database's memory in serve, unless
+// the configuration says otherwise: ingestion streams, and queries
+// spill beyond it, so that the server's memory stays flat.
+const serveMemoryLimit = "256MB"
+
 // durationOr parses a validated duration setting, def when empty.
 func durationOr(v string, def time.Duration) time.Duration {
 	if v == "" {
@@ -197,6 +202,9 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 		}
 	}
 
+	if cfg.MemoryLimit == "" {
+		cfg.MemoryLimit = serveMemoryLimit
+	}
 	db, err := cfg.openStoreWith(ctx, duckdb.Options{MemoryLimit: cfg.MemoryLimit, NoExternalAccess: true})
 	if err != nil {
 		return err
