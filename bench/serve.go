@@ -31,7 +31,7 @@ type serveBench struct {
 
 var listenLine = regexp.MustCompile(`msg=serving listen=(\S+)`)
 
-var eventsMetric = regexp.MustCompile(`(?m)^keymeter_source_events_total\{[^}]*\} (\d+)`)
+var eventsMetric = regexp.MustCompile(`(?m)^keymeter_source_events_total\{[^}]*\} (\S+)`)
 
 func (sb serveBench) run(dir, bin, logs string, lines int) error {
 	data := filepath.Join(dir, "serve-data")
@@ -173,7 +173,7 @@ func (sb serveBench) run(dir, bin, logs string, lines int) error {
 		b, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
 		if m := eventsMetric.FindSubmatch(b); m != nil {
-			if n, _ := strconv.Atoi(string(m[1])); n >= lines {
+			if n, _ := strconv.ParseFloat(string(m[1]), 64); n >= float64(lines) { // Prometheus writes 2e+06
 				took = time.Since(start)
 				break
 			}
