@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -355,5 +356,63 @@ func TestServeConfigProblems(t *testing.T) {
 	}
 	if r := c.run("serve", "--log-format", "xml"); r.code != exitUsage {
 		t.Errorf("--log-format xml: exit %d, want %d", r.code, exitUsage)
+	}
+}
+
+// TestServeS3 has serve poll an S3 prefix (s3rver): objects put while it
+// runs are ingested, and copies of them under other names add no event
+// (their requests count as duplicates), as the source's metrics show.
+func TestServeS3(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds keymeter and runs it")
+	}
+	endpoint, bucket, put := s3rverBucket(t)
+	bin := buildKeymeter(t)
+	env := append(subprocessEnv(), "HOME="+t.TempDir())
+	data := t.TempDir()
+	src := "s3://" + bucket + "/logs/"
+	srv := startServe(t, bin, t.TempDir(), env, "--data", data, "--interval", "200ms", "--endpoint", endpoint, src)
+	samples, err := filepath.Glob("../../testdata/sample/logs/2025/10/*/*.gz")
+	if err != nil || len(samples) != 3 {
+		t.Fatalf("sample logs: %v %v", samples, err)
+	}
+	metric := func(name string) string {
+		_, body := srv.get("/metrics")
+		m := regexp.MustCompile(`(?m)^` + name + `\{kind="s3",source="` + regexp.QuoteMeta(src) + `"\} (\S+)$`).FindStringSubmatch(body)
+		if m == nil {
+			return ""
+		}
+		return m[1]
+	}
+	waitMetric := func(name, want string) {
+		t.Helper()
+		for deadline := time.Now().Add(time.Minute); metric(name) != want; time.Sleep(100 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s = %q, want %s\n%s", name, metric(name), want, srv.log())
+			}
+		}
+	}
+	for i, s := range samples {
+		b, err := os.ReadFile(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		put(fmt.Sprintf("logs/2025/10/%d.gz", i), b)
+	}
+	waitMetric("keymeter_source_events_total", "6000")
+	for i, s := range samples {
+		b, _ := os.ReadFile(s)
+		put(fmt.Sprintf("logs/copy/%d.gz", i), b)
+	}
+	waitMetric("keymeter_source_duplicates_total", "6000")
+	if got := metric("keymeter_source_events_total"); got != "6000" {
+		t.Errorf("events after the copies: %s, want 6000", got)
+	}
+	r := runBinary(t, bin, data, env, "", "sql", "--format", "csv", "SELECT count(*) AS n FROM events", "--data", data)
+	if r.code != 0 || r.stdout != "n\n6000\n" {
+		t.Errorf("sql beside serve: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if code := srv.stop(); code != 0 {
+		t.Errorf("serve stopped by SIGTERM exited with %d:\n%s", code, srv.log())
 	}
 }
