@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -17,15 +19,41 @@ import (
 	"github.com/keymeter/keymeter/store/duckdb"
 )
 
-// buildKeymeter builds the keymeter binary into a temporary directory.
+// built is the keymeter binary the tests run, built once (buildKeymeter).
+var built struct {
+	once sync.Once
+	dir  string
+	bin  string
+	err  error
+}
+
+// TestMain removes the binary the tests built.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if built.dir != "" {
+		os.RemoveAll(built.dir)
+	}
+	os.Exit(code)
+}
+
+// buildKeymeter builds the keymeter binary, once for all the tests of
+// the run, and returns its path.
 func buildKeymeter(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "keymeter")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	built.once.Do(func() {
+		if built.dir, built.err = os.MkdirTemp("", "keymeter-test-bin-"); built.err != nil {
+			return
+		}
+		built.bin = filepath.Join(built.dir, "keymeter")
+		out, err := exec.Command("go", "build", "-o", built.bin, ".").CombinedOutput()
+		if err != nil {
+			built.err = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if built.err != nil {
+		t.Fatal(built.err)
 	}
-	return bin
+	return built.bin
 }
 
 // subprocessEnv is the test's environment (with the AWS settings of
