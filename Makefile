@@ -1,6 +1,6 @@
 # keymeter's developer commands. The README documents them.
 
-.PHONY: build test demo bench fuzz
+.PHONY: build test demo bench bench-serve fuzz
 
 build:
 	go build -o bin/keymeter ./cmd/keymeter
@@ -17,6 +17,11 @@ demo: build
 # real-time logs from files and from Kinesis (kinesalite, started by testenv.sh).
 bench:
 	./scripts/testenv.sh go run ./bench
+
+# keymeter serve ingesting a directory of gzip logs while loaded with
+# GET /api/v1/usage at 200 requests/s: latencies, ingest rate, RSS.
+bench-serve:
+	go run ./bench -serve
 
 # A short fuzzing session for every parser, and for the whole path from
 # bytes to stored events and queries (FuzzIngest).

@@ -60,7 +60,18 @@ func main() {
 	runs := flag.Int("runs", 3, "floor and query repetitions (the best is reported)")
 	realtime := flag.Int("realtime", -1, "real-time records to ingest from files (default: -lines; 0 skips)")
 	kinesisRecords := flag.Int("kinesis", 100_000, "records to read from kinesalite at $KINESIS_ENDPOINT (0 skips)")
+	serve := flag.Bool("serve", false, "measure keymeter serve instead: ingest rate while loaded with -route at -rate, latencies, RSS")
+	route := flag.String("route", "/api/v1/usage?from=2025-10-01&to=2025-11-01&by=customer", "with -serve, the `route` to load (/healthz if it answers 404)")
+	rate := flag.Int("rate", 200, "with -serve, requests per second")
+	after := flag.Duration("after", 10*time.Second, "with -serve, how long to keep loading once ingestion is done")
 	flag.Parse()
+	if *serve {
+		if err := runServe(*lines, *files, *dir, serveBench{route: *route, rate: *rate, after: *after}); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if *realtime < 0 {
 		*realtime = *lines
 	}
@@ -163,6 +174,32 @@ func run(lines, nfiles int, dir string, events, runs int, rt realtimeBench) erro
 		}
 	}
 	return rt.run(dir, bin, nfiles)
+}
+
+// runServe generates the logs and builds keymeter as run does, then
+// measures serve (serveBench).
+func runServe(lines, nfiles int, dir string, sb serveBench) error {
+	if dir == "" {
+		d, err := os.MkdirTemp("", "keymeter-bench-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(d)
+		dir = d
+	}
+	logs := filepath.Join(dir, "logs")
+	fmt.Printf("machine: %s, %d cores, %s; %s; load average %s\n", cpuModel(), runtime.NumCPU(), runtime.Version(),
+		time.Now().UTC().Format("2006-01-02"), loadAverage())
+	if _, _, err := generate(logs, lines, nfiles); err != nil {
+		return err
+	}
+	bin := filepath.Join(dir, "keymeter")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/keymeter")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		return fmt.Errorf("build keymeter (run bench from the repository root): %w", err)
+	}
+	return sb.run(dir, bin, logs, lines)
 }
 
 func report(what string, d time.Duration, lines int, extra string) {

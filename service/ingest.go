@@ -171,6 +171,9 @@ type FollowRequest struct {
 	S3Config s3.Config
 	// Interval is the time between two listings.
 	Interval time.Duration
+	// Listed, when set, is called after each listing with the objects it
+	// found that this follower has not handled yet, before they are read.
+	Listed func(pending []ingest.Input)
 	// Polled is called with what each listing's new objects gave, once
 	// they are committed and the store is closed. An error it returns
 	// stops the follower, which returns it.
@@ -192,6 +195,9 @@ func (s *Service) FollowS3(ctx context.Context, req FollowRequest) error {
 				return nil
 			}
 			return err
+		}
+		if req.Listed != nil {
+			req.Listed(inputs)
 		}
 		if len(inputs) > 0 {
 			sum, err := s.followPoll(ctx, req.Config, inputs)

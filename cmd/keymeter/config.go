@@ -76,6 +76,8 @@ type Config struct {
 	// prefix ("s3://bucket/prefix"). lake ddl reads its tables there by
 	// default when it is on S3.
 	Lake string `yaml:"lake"`
+	// Serve configures keymeter serve (serve.go).
+	Serve serveConfig `yaml:"serve"`
 
 	path string // the config file read, if any
 }
@@ -271,6 +273,7 @@ func (cfg *Config) Validate() error {
 	problems = append(problems, ingestProblems[ingest.SettingKeyHeader]...)
 	problems = append(problems, ingestProblems[ingest.SettingRealtimeFields]...)
 	problems = append(problems, cfg.Alerts.problems()...)
+	problems = append(problems, cfg.Serve.problems()...)
 	if len(problems) > 0 {
 		where := "configuration"
 		if cfg.path != "" {

@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -16,15 +19,41 @@ import (
 	"github.com/keymeter/keymeter/store/duckdb"
 )
 
-// buildKeymeter builds the keymeter binary into a temporary directory.
+// built is the keymeter binary the tests run, built once (buildKeymeter).
+var built struct {
+	once sync.Once
+	dir  string
+	bin  string
+	err  error
+}
+
+// TestMain removes the binary the tests built.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if built.dir != "" {
+		os.RemoveAll(built.dir)
+	}
+	os.Exit(code)
+}
+
+// buildKeymeter builds the keymeter binary, once for all the tests of
+// the run, and returns its path.
 func buildKeymeter(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "keymeter")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	built.once.Do(func() {
+		if built.dir, built.err = os.MkdirTemp("", "keymeter-test-bin-"); built.err != nil {
+			return
+		}
+		built.bin = filepath.Join(built.dir, "keymeter")
+		out, err := exec.Command("go", "build", "-o", built.bin, ".").CombinedOutput()
+		if err != nil {
+			built.err = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if built.err != nil {
+		t.Fatal(built.err)
 	}
-	return bin
+	return built.bin
 }
 
 // subprocessEnv is the test's environment (with the AWS settings of
@@ -61,7 +90,15 @@ func storedEvents(t *testing.T, data string) int64 {
 // follower with SIGTERM, and finally lets a consumer catch up. Whatever
 // the kills interrupted, the final totals match the independent count
 // exactly.
-func TestKinesisKill(t *testing.T) {
+func TestKinesisKill(t *testing.T) { testKinesisKill(t, false) }
+
+// TestServeKill is TestKinesisKill with keymeter serve as the consumer:
+// serve follows the stream (kinesis:// as its SOURCE) and is killed at
+// random moments while it ingests, then stopped with SIGTERM, which must
+// exit 0 having committed what it read; the totals match exactly.
+func TestServeKill(t *testing.T) { testKinesisKill(t, true) }
+
+func testKinesisKill(t *testing.T, serve bool) {
 	if testing.Short() {
 		t.Skip("builds keymeter and runs it for a while")
 	}
@@ -75,6 +112,14 @@ func TestKinesisKill(t *testing.T) {
 	t.Logf("kill times seeded with %d", seed)
 	args := []string{"ingest", "kinesis://" + k.name, "--endpoint", k.endpoint, "--fields", strings.Join(configuredFields, ","),
 		"--data", c.data, "--quiet", "--json"}
+	follow := []string{"--follow", "--commit-every", "50ms"}
+	followArgs := func(extra ...string) []string { return append(append(slices.Clone(args), follow...), extra...) }
+	if serve {
+		followArgs = func(...string) []string {
+			return []string{"serve", "kinesis://" + k.name, "--endpoint", k.endpoint, "--fields", strings.Join(configuredFields, ","),
+				"--data", c.data, "--listen", "127.0.0.1:0", "--interval", "50ms"}
+		}
+	}
 
 	// The producer: 100 records every 60 ms, a redelivery of 300 records
 	// and a shard split along the way.
@@ -109,7 +154,7 @@ func TestKinesisKill(t *testing.T) {
 	var stored int64
 	minWait := 300 * time.Millisecond
 	for done := false; kills < 30 && (!done || kills < 8 || partial < 3 && stored < int64(len(d.unique))); {
-		cmd := exec.Command(bin, append(args, "--follow", "--commit-every", "50ms")...)
+		cmd := exec.Command(bin, followArgs()...)
 		cmd.Env = subprocessEnv()
 		var stderr bytes.Buffer
 		cmd.Stderr = &stderr
@@ -147,7 +192,10 @@ func TestKinesisKill(t *testing.T) {
 
 	// A follower stopped by SIGTERM commits what it read and exits with 0.
 	before := storedEvents(t, c.data)
-	cmd := exec.Command(bin, append(args, "--follow")...)
+	cmd := exec.Command(bin, append(slices.Clone(args), "--follow")...)
+	if serve {
+		cmd = exec.Command(bin, followArgs()...)
+	}
 	cmd.Env = subprocessEnv()
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -159,12 +207,18 @@ func TestKinesisKill(t *testing.T) {
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("follower stopped by SIGTERM: %v\n%s%s", err, stdout.String(), stderr.String())
 	}
-	var sum summaryJSON
-	if err := json.Unmarshal(stdout.Bytes(), &sum); err != nil {
-		t.Fatalf("summary of the stopped follower: %v\n%s", err, stdout.String())
-	}
-	if after := storedEvents(t, c.data); after != before+sum.Events {
-		t.Errorf("the stopped follower reported %d events, but %d were committed", sum.Events, after-before)
+	if serve {
+		if !strings.Contains(stderr.String(), "msg=stopped") {
+			t.Errorf("serve stopped by SIGTERM did not log that it stopped:\n%s", stderr.String())
+		}
+	} else {
+		var sum summaryJSON
+		if err := json.Unmarshal(stdout.Bytes(), &sum); err != nil {
+			t.Fatalf("summary of the stopped follower: %v\n%s", err, stdout.String())
+		}
+		if after := storedEvents(t, c.data); after != before+sum.Events {
+			t.Errorf("the stopped follower reported %d events, but %d were committed", sum.Events, after-before)
+		}
 	}
 	printed.WriteString(stdout.String() + stderr.String())
 

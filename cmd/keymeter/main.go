@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/keymeter/keymeter"
+	"github.com/keymeter/keymeter/service"
 )
 
 // Exit codes. They are documented in the README; keep both in step.
@@ -58,6 +59,18 @@ type Main struct {
 	// close, finalizing, ingest's time of reading, followers' reports;
 	// time.Now when nil. Commands read it through now only.
 	Now func() time.Time
+
+	// shared is the store of the keymeter serve this command runs in
+	// (see serve.go); nil in a process of its own, which then has a
+	// running server carry its command out (see forward.go).
+	shared service.Opener
+
+	// OnCommit, Workers and Outbox are keymeter serve's hooks (see
+	// server.Config): called after each ingest commit, run beside
+	// ingestion, and reporting the alert outbox for the metrics.
+	OnCommit func()
+	Workers  []func(context.Context) error
+	Outbox   func() (pending, dead int64)
 }
 
 // now returns the current time from m's clock.
@@ -75,6 +88,10 @@ func (m *Main) report(err error) int {
 	}
 	if errors.Is(err, flag.ErrHelp) {
 		return exitOK
+	}
+	var st exitStatus
+	if errors.As(err, &st) {
+		return int(st) // a server ran the command and said it all
 	}
 	var ue *usageError
 	if errors.As(err, &ue) {
@@ -124,6 +141,7 @@ Commands:
   alerts     send the webhooks of alert rules, and list alerts
   tokens     make, list and revoke the HTTP API's tokens
   lake       the Parquet lake: its Athena DDL, and compaction of its files
+  serve      run the metering service: continuous ingestion, HTTP API, dashboard
   version    print the version
 
 Run "keymeter <command> -h" for a command's flags.
@@ -137,13 +155,26 @@ func (m *Main) Run(ctx context.Context, args []string) (err error) {
 	}
 	stdout := &errWriter{w: m.Stdout}
 	m.Stdout = stdout
+	var stdin *recordingReader
+	if m.shared == nil && m.Stdin != nil {
+		// What the command reads before it finds a server is sent on.
+		stdin = &recordingReader{r: m.Stdin}
+		m.Stdin = stdin
+	}
 	defer func() {
 		m.Stdout = stdout.w
+		if stdin != nil {
+			m.Stdin = stdin.r
+		}
 		if err == nil && stdout.err != nil {
 			err = fmt.Errorf("write output: %w", stdout.err)
 		}
 	}()
-	return m.run(ctx, args)
+	err = m.run(ctx, args)
+	if fe := (*forwardError)(nil); errors.As(err, &fe) {
+		err = m.forward(ctx, fe.socket, args, stdin)
+	}
+	return err
 }
 
 // run runs the command line args.
@@ -182,6 +213,8 @@ func (m *Main) run(ctx context.Context, args []string) error {
 		return m.runAlerts(ctx, rest)
 	case "lake":
 		return m.runLake(ctx, rest)
+	case "serve":
+		return m.runServe(ctx, rest)
 	case "version":
 		fmt.Fprintln(m.Stdout, "keymeter", version())
 		return nil

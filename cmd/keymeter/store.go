@@ -12,6 +12,7 @@ import (
 
 	"github.com/keymeter/keymeter"
 	"github.com/keymeter/keymeter/lake"
+	"github.com/keymeter/keymeter/server"
 	"github.com/keymeter/keymeter/service"
 	"github.com/keymeter/keymeter/store/duckdb"
 )
@@ -44,12 +45,43 @@ var (
 // with m's clock.
 func (m *Main) service(cfg *Config) *service.Service {
 	return &service.Service{
-		Open:       cfg.open,
+		Open:       m.opener(cfg),
 		Now:        m.now,
 		Settle:     cfg.settle(),
 		Grace:      cfg.grace(),
 		SecretFile: cfg.secretPath(),
 		Alerts:     cfg.alertsLoader(m.Getenv),
+	}
+}
+
+// opener returns how m's commands open the store of cfg: the server's
+// shared store when m runs inside keymeter serve; else, when a keymeter
+// serve answers on the data directory's socket, a forwardError, upon
+// which Run has the server carry the command out; else the store itself.
+func (m *Main) opener(cfg *Config) service.Opener {
+	if m.shared != nil {
+		return m.shared
+	}
+	return func(ctx context.Context, access service.Access) (*service.Stores, error) {
+		if sock := cfg.socketPath(); server.Answers(sock) {
+			return nil, &forwardError{socket: sock}
+		}
+		return cfg.open(ctx, access)
+	}
+}
+
+// socketPath is the unix socket keymeter serve takes commands on, in the
+// data directory.
+func (cfg *Config) socketPath() string {
+	return filepath.Join(cfg.Data, "keymeter.sock")
+}
+
+// stores returns every ability of db as the service takes them.
+func stores(db *duckdb.DB) *service.Stores {
+	return &service.Stores{
+		Ingest: db, Secrets: db, Usage: db, Meters: db, Queries: db, Coverage: db, Reconciler: db,
+		Keys: db, Customers: db, Invoices: db, Rejects: db, SQL: db, Tokens: db, Alerts: db,
+		Close: db.Close,
 	}
 }
 
@@ -75,11 +107,7 @@ func (cfg *Config) open(ctx context.Context, access service.Access) (*service.St
 	if err != nil {
 		return nil, err
 	}
-	return &service.Stores{
-		Ingest: db, Secrets: db, Usage: db, Meters: db, Queries: db, Coverage: db, Reconciler: db,
-		Keys: db, Customers: db, Invoices: db, Rejects: db, SQL: db, Tokens: db, Alerts: db,
-		Close: db.Close,
-	}, nil
+	return stores(db), nil
 }
 
 // lakeRoot returns the local lake of cfg, nil when the config names none

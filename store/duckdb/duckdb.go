@@ -70,11 +70,17 @@ type Options struct {
 	Sandbox bool
 	// AllowedDirs are directories the store owns (the Parquet files of a
 	// lake) whose files a sandboxed store's SQL may read. Only with
-	// Sandbox.
+	// Sandbox or NoExternalAccess.
 	AllowedDirs []string
 	// Lake is the Parquet lake whose manifest the store keeps (see
 	// lake.go); nil when there is none. keymeter sql reads its files.
 	Lake lake.Root
+	// NoExternalAccess keeps a writable store's SQL from reading or
+	// writing any file but its own and those under AllowedDirs, and from
+	// loading extensions, as Sandbox does for a read-only one: for a
+	// long-running process that writes and runs people's queries
+	// (keymeter serve). Its configuration stays unlocked.
+	NoExternalAccess bool
 	// MemoryLimit caps DuckDB's buffer memory ("256MB"); empty means
 	// DuckDB's default (80% of RAM).
 	MemoryLimit string
@@ -177,12 +183,35 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 		s.Close()
 		return nil, err
 	}
+	if opts.NoExternalAccess && !opts.Sandbox {
+		if err := s.restrict(ctx); err != nil {
+			s.Close()
+			return nil, fmt.Errorf("open store %s: %w", path, err)
+		}
+	}
 	return s, nil
 }
 
 // sandbox locks the database down for ad-hoc SQL (Options.Sandbox). The
 // settings are global and, once locked, cannot be changed by a query.
 func (s *DB) sandbox(ctx context.Context) error {
+	if err := s.restrict(ctx); err != nil {
+		return err
+	}
+	for _, set := range []string{
+		`SET GLOBAL integer_division = true`,
+		`SET lock_configuration = true`,
+	} {
+		if _, err := s.db.ExecContext(ctx, set); err != nil {
+			return fmt.Errorf("sandbox: %w", err)
+		}
+	}
+	return nil
+}
+
+// restrict keeps the database's SQL from files but its own and those of
+// Options.AllowedDirs (Options.NoExternalAccess, and Sandbox).
+func (s *DB) restrict(ctx context.Context) error {
 	dirs := make([]string, len(s.opts.AllowedDirs))
 	for i, d := range s.opts.AllowedDirs {
 		abs, err := filepath.Abs(d)
@@ -195,8 +224,6 @@ func (s *DB) sandbox(ctx context.Context) error {
 	for _, set := range []string{
 		`SET allowed_directories = [` + strings.Join(dirs, ", ") + `]`,
 		`SET enable_external_access = false`,
-		`SET GLOBAL integer_division = true`,
-		`SET lock_configuration = true`,
 	} {
 		if _, err := s.db.ExecContext(ctx, set); err != nil {
 			return fmt.Errorf("sandbox: %w", err)
@@ -373,4 +400,18 @@ func (s *DB) Rejects(ctx context.Context, f keymeter.RejectFilter) ([]keymeter.R
 		out = append(out, r)
 	}
 	return out, rows.Err()
+}
+
+// Checkpoint writes the write-ahead log into the database file (DuckDB's
+// CHECKPOINT), which a long-running process does when the store is idle:
+// the log otherwise grows while transactions keep DuckDB from
+// checkpointing on its own.
+func (s *DB) Checkpoint(ctx context.Context) error {
+	if s.readOnly {
+		return nil
+	}
+	if _, err := s.db.ExecContext(ctx, `CHECKPOINT`); err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	return nil
 }
