@@ -237,13 +237,17 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 	}
 	// The billing config, read once: the API's and the dashboard's
 	// customers, invoices and costs. A missing default file means none.
+	// A billing config that cannot be read does not stop ingestion: the
+	// server logs why and serves without it (commands run beside it read
+	// their own).
 	bill, err := cfg.loadBilling("", m.Getenv)
-	if keymeter.ErrorCode(err) == keymeter.ENOTFOUND {
-		logger.Info("no billing config: the API's customer, invoice and cost routes answer 404", "reason", err.Error())
-		bill, err = nil, nil
-	}
 	if err != nil {
-		return err
+		level := slog.LevelWarn
+		if keymeter.ErrorCode(err) == keymeter.ENOTFOUND {
+			level = slog.LevelInfo
+		}
+		logger.Log(ctx, level, "no billing config: the API's customer, invoice and cost routes answer 404", "reason", err.Error())
+		bill = nil
 	}
 	workers, outbox := m.Workers, m.Outbox
 	if len(cfg.Alerts.Rules) > 0 {
